@@ -1,0 +1,16 @@
+"""Alembic environment: runs on the connection handed over by ``helpdesk_retain.schema.migrate``."""
+
+from alembic import context
+
+from helpdesk_retain.models import metadata
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

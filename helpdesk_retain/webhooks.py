@@ -1,0 +1,78 @@
+"""POST /webhooks/<source>: verify -> inbox -> parse -> apply -> 2xx. No outbound I/O on this path.
+
+Answers (CONTRACT.md): 202 accepted · 200 duplicate · 202 ignored · 401 bad signature (nothing stored)
+· 404 unknown source · 413 too large · 415 not JSON (dead letter) · 422 unparseable (dead letter)
+· 503 + Retry-After when the database is unavailable (raised to the app's error handler).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import inbox
+from .db import UNAVAILABLE
+from .integrations import Challenge, NotJSON, PayloadError, SignatureError, UnsupportedEvent
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["helpdesk_retain"]
+
+
+def _answer(rt: Runtime, source: str, outcome: str, code: int, started: float, **body: object) -> Response:
+    rt.metrics.deliveries.labels(source, outcome).inc()
+    rt.metrics.processing.labels(source).observe(time.perf_counter() - started)
+    response = jsonify(body)
+    response.status_code = code
+    return response
+
+
+@bp.post("/webhooks/<source>")
+def receive(source: str) -> Response:
+    started = time.perf_counter()
+    rt = runtime()
+    integration = rt.integrations.get(source)
+    if integration is None:
+        return _answer(rt, "unknown", "not_found", 404, started, error="unknown source", detail=source)
+    limit = rt.settings.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _answer(rt, source, "too_large", 413, started, error="body too large", detail={"limit": limit})
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        return _answer(rt, source, "too_large", 413, started, error="body too large", detail={"limit": limit})
+    headers = request.headers
+    try:
+        integration.verify(headers, body)
+    except SignatureError as exc:
+        log.warning("refused a delivery to %s: %s", source, exc)
+        return _answer(rt, source, "unauthorized", 401, started, error="invalid signature", detail=str(exc))
+    key = inbox.delivery_key(integration, headers, body)
+    try:
+        events = integration.parse(headers, body)
+    except Challenge as challenge:
+        rt.metrics.deliveries.labels(source, "challenge").inc()
+        return Response(challenge.body, 200, content_type=challenge.content_type)
+    except UnsupportedEvent as exc:
+        log.info("ignored a delivery to %s: %s", source, exc)
+        return _answer(rt, source, "ignored", 202, started, status="ignored", detail=str(exc))
+    except PayloadError as exc:
+        dead_id = inbox.keep_dead_letter(rt, source, key, headers, body, str(exc))
+        status = 415 if isinstance(exc, NotJSON) else 422
+        return _answer(rt, source, "dead", status, started, error=str(exc), dead_letter_id=dead_id)
+    try:
+        result = inbox.accept(rt, source, key, headers, body, events)
+    except Exception as exc:
+        if isinstance(exc, UNAVAILABLE):
+            raise
+        log.exception("applying a delivery to %s failed; kept as a dead letter", source)
+        dead_id = inbox.keep_dead_letter(rt, source, key, headers, body, f"apply failed: {exc!r}")
+        return _answer(rt, source, "dead", 500, started, error="processing failed", dead_letter_id=dead_id)
+    if result.status == "duplicate":
+        return _answer(rt, source, "duplicate", 200, started, status="duplicate", delivery_id=key)
+    return _answer(rt, source, "accepted", 202, started, status="accepted", delivery_id=key, events=result.events)

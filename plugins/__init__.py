@@ -1,0 +1,1 @@
+"""Built-in integrations, installed as ``helpdesk_retain.plugins``; one folder per integration."""
