@@ -21,7 +21,6 @@ from .schemas import TicketListQuery, TicketOut, TicketPage
 from .ticketview import serialize_tickets
 from .tokens import check_token
 
-bp = Blueprint("api", __name__, url_prefix="/api")
 ops = Blueprint("ops", __name__)
 
 
@@ -37,7 +36,6 @@ def runtime() -> Runtime:
     return current_app.extensions["helpdesk_retain"]
 
 
-@bp.before_request
 def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -48,6 +46,16 @@ def authenticate() -> None:
         if row is None:
             raise ApiError(401, "invalid token")
         g.token_name = row.name
+
+
+def make_api_blueprint(name: str) -> Blueprint:
+    """A blueprint under /api whose every route needs a valid bearer token (features add their own)."""
+    blueprint = Blueprint(name, __name__, url_prefix="/api")
+    blueprint.before_request(authenticate)
+    return blueprint
+
+
+bp = make_api_blueprint("api")
 
 
 def validate(model: type[BaseModel], data: Any) -> Any:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from .config import Settings, config_path, load_settings
 from .runtime import Runtime, build_runtime
+
+
+def feature_blueprints() -> list[Blueprint]:
+    """Blueprints of feature modules (tagging, TAT, saves, follow-ups, digest, dashboard)."""
+    return []
 
 
 def build_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -19,8 +24,7 @@ def build_app(settings: Settings | None = None, *, runtime: Runtime | None = Non
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["helpdesk_retain"] = runtime
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api.ops)
+    for blueprint in (webhooks.bp, api.bp, api.ops, *feature_blueprints()):
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app
