@@ -104,7 +104,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def flag_filters() -> dict[str, Any]:
     """flag name -> a function returning the SQL condition; features add theirs."""
-    return {"complaint": lambda: Ticket.is_complaint.is_(True)}
+    from .saves import saved_flag
+    from .tagging.views import at_risk_flag
+    from .tat.read import breached_flag
+
+    return {"complaint": lambda: Ticket.is_complaint.is_(True), "saved": saved_flag, "breached": breached_flag,
+            "at_risk": at_risk_flag}
 
 
 @bp.get("/tickets")

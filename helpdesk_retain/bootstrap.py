@@ -16,6 +16,10 @@ url = "sqlite:///{db}"
 [outbox]
 path = "{outbox}"
 
+[web]
+# signs dashboard session cookies and CSRF tokens; keep it secret, keep it stable (changing it signs everyone out)
+secret_key = "{web_secret}"
+
 [sources.generic]
 plugin = "generic"
 # Standard Webhooks secret: producers sign with it (see plugins/generic/README.md)
@@ -31,7 +35,9 @@ def write_default_config(path: Path) -> str:
     """Write a config for the embedded default (SQLite beside it, mail to ./outbox); returns the secret."""
     secret = new_standard_webhooks_secret()
     folder = path.resolve().parent
-    text = CONFIG_TEMPLATE.format(db=folder / "helpdesk-retain.db", outbox=folder / "outbox", secret=secret)
+    text = CONFIG_TEMPLATE.format(
+        db=folder / "helpdesk-retain.db", outbox=folder / "outbox", secret=secret, web_secret=secrets.token_urlsafe(48)
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)

@@ -86,6 +86,7 @@ def _first_start(path: Path) -> Runtime:
     click.echo("these secrets are shown once:")
     click.echo(f"  webhook secret of source 'generic' (POST /webhooks/generic): {secret}")
     click.echo(f"  API token 'admin' (Authorization: Bearer ...): {token}")
+    click.echo("dashboard: create a first user with `helpdesk-retain user create EMAIL --role admin`")
     return rt
 
 
@@ -134,7 +135,7 @@ def scheduler(config_file: str | None) -> None:
     """The scheduler alone, blocking; exits cleanly on SIGTERM."""
     from .scheduler import run_blocking
 
-    run_blocking(load_runtime(config_file))
+    run_blocking(load_runtime(config_file), on_ready=lambda: click.echo("scheduler running", err=True))
 
 
 @main.command("run-due")
@@ -263,3 +264,89 @@ def token_create(config_file: str | None, name: str) -> None:
     except IntegrityError:
         raise Failure(f"a token named {name!r} exists already") from None
     click.echo(value)
+
+
+@main.command()
+@config_option
+@click.option("--week", "week_text", default=None, help="ISO week, e.g. 2026-W47 (default: the last complete week)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="write .eml, .html, .txt; send nothing")
+@click.option("--send", "send_now", is_flag=True, help="send now: once per week, like the scheduler")
+@click.option("--force", is_flag=True, help="with --send: send again although this week's digest was sent")
+@fail_on_config_error
+def digest(config_file: str | None, week_text: str | None, out: Path | None, send_now: bool, force: bool) -> None:
+    """Preview (--out DIR) or send (--send) the weekly digest of an ISO week in [digest].timezone."""
+    from .digest.command import run_digest_command
+
+    if not (out or send_now) or (force and not send_now):
+        raise click.UsageError("give --out DIR to preview, or --send [--force] to send")
+    run_digest_command(load_runtime(config_file), week_text, out, send_now, force)
+
+
+@main.command("eval-tagging")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--competitor", "competitors", multiple=True, help="a competitor name, added to [tagging] competitors")
+@click.option("--errors", "show_errors", is_flag=True, help="also list every item the rules got wrong")
+@fail_on_config_error
+def eval_tagging(config_file: str | None, file: Path, competitors: tuple[str, ...], show_errors: bool) -> None:
+    """Precision and recall of the complaint and risk rules on a labeled JSON-lines FILE."""
+    from .tagging.evaluate import run_eval_command
+
+    click.echo(run_eval_command(file, config_file, competitors, show_errors))
+
+
+
+@main.group()
+def user() -> None:
+    """Dashboard users (roles: agent, lead, admin)."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("create")
+@config_option
+@click.argument("email")
+@click.option("--role", type=click.Choice(["agent", "lead", "admin"]), default="agent", show_default=True)
+@click.option("--name", default=None, help="display name")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@fail_on_config_error
+def user_create(config_file: str | None, email: str, role: str, name: str | None, password_stdin: bool) -> None:
+    """Create a dashboard user; the password is prompted for (or read with --password-stdin)."""
+    from .web.accounts import AccountError, create_user
+
+    rt = load_runtime(config_file)
+    try:
+        with session_scope(rt.sessions) as session:
+            created = create_user(session, email, role, _read_password(password_stdin), utcnow(), name)
+            click.echo(f"created {created.role} {created.email}")
+    except AccountError as exc:
+        raise Failure(str(exc)) from None
+
+
+@user.command("set-password")
+@config_option
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@fail_on_config_error
+def user_set_password(config_file: str | None, email: str, password_stdin: bool) -> None:
+    """Set a user's password; their sessions end."""
+    from .web.accounts import AccountError, find_user, set_password
+
+    rt = load_runtime(config_file)
+    try:
+        with session_scope(rt.sessions) as session:
+            found = find_user(session, email)
+            if found is None:
+                raise Failure(f"no user {email.strip().lower()}")
+            set_password(found, _read_password(password_stdin), utcnow())
+    except AccountError as exc:
+        raise Failure(str(exc)) from None
+    click.echo(f"password of {email.strip().lower()} changed")
+
+
+if __name__ == "__main__":
+    main()

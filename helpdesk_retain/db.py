@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
-
-SQLITE_BUSY_TIMEOUT_MS = 5000
 
 #: errors that mean "the database is unavailable right now", answered 503 + Retry-After
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)
@@ -29,7 +28,12 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, echo: bool = False, connect_args: dict[str, Any] | None = None
+    url: str,
+    *,
+    pool_size: int = 5,
+    echo: bool = False,
+    busy_timeout_ms: int = 5000,
+    connect_args: dict[str, Any] | None = None,
 ) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -37,7 +41,7 @@ def make_engine(
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, **(connect_args or {})})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
@@ -51,12 +55,12 @@ def make_engine(
     )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; we issue BEGIN ourselves
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -116,6 +116,7 @@ def _apply_one_by_one(rt: Runtime, source: str, batch: list[Line], summary: Impo
                 savepoint.commit()
             except Exception as exc:
                 savepoint.rollback()
+                session.info.clear()  # caches may hold rows the rollback just removed
                 summary.failed += 1
                 _reject(rejects, line.number, f"apply failed: {exc!r}")
                 continue

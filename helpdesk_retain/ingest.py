@@ -72,7 +72,15 @@ class Steps:
 
 def default_steps() -> Steps:
     """The feature steps, in order. Core modules only: integrations never appear here."""
-    return Steps()
+    from . import buglinks, saves
+    from .tagging.step import ticket_step as tagging_step
+    from .tat.store import recompute_step as tat_step  # after tagging: a complaint category can pick the policy
+
+    return Steps(
+        ticket=[tagging_step, buglinks.link_ticket, saves.ticket_step, tat_step],
+        issue=[buglinks.apply_issue],
+        customer=[saves.customer_step],
+    )
 
 
 def apply_events(ctx: Context, events: list[Event], steps: Steps) -> int:
@@ -103,12 +111,31 @@ def customer_key(source: str, email: str | None, external_id: str | None) -> str
     return None
 
 
-def _get_or_create_customer(ctx: Context, key: str, email: str | None, at: datetime) -> Customer:
+def _get_or_create_customer(
+    ctx: Context, key: str, email: str | None, at: datetime, id_key: str | None = None
+) -> Customer:
+    """The customer keyed ``key``, created if missing. A customer first seen by vendor id only (``id_key``,
+    e.g. Zendesk event payloads carry just ``requester_id``) takes the email key once a delivery shows
+    both, so one person does not become two customers."""
     session = ctx.session
-    values = {"key": key, "email": email.strip().lower() if email else None, "status": "active", "created_at": at}
-    insert_ignore(session, Customer.__table__, values, ["key"])
+    # customers repeat within a transaction (an import batch, a multi-event delivery): look each up once
+    cache: dict[str, Customer] = session.info.setdefault("customers_by_key", {})
+    if key in cache:
+        return cache[key]
     stmt = select(Customer).where(Customer.key == key)
-    return session.execute(stmt).scalar_one()
+    customer = session.execute(stmt).scalar_one_or_none()
+    if customer is None and id_key is not None:
+        customer = session.execute(select(Customer).where(Customer.key == id_key)).scalar_one_or_none()
+        if customer is not None:
+            customer.key, customer.email = key, email.strip().lower() if email else None
+            cache.pop(id_key, None)
+            session.flush()
+    if customer is None:  # insert-or-nothing, then read: a concurrent creator wins without an error
+        values = {"key": key, "email": email.strip().lower() if email else None, "status": "active", "created_at": at}
+        insert_ignore(session, Customer.__table__, values, ["key"])
+        customer = session.execute(stmt).scalar_one()
+    cache[key] = customer
+    return customer
 
 
 def customer_for_requester(ctx: Context, person: Person | None, at: datetime) -> Customer | None:
@@ -117,7 +144,8 @@ def customer_for_requester(ctx: Context, person: Person | None, at: datetime) ->
     key = customer_key(ctx.source, person.email, person.external_id)
     if key is None:
         return None
-    customer = _get_or_create_customer(ctx, key, person.email, at)
+    id_key = f"{ctx.source}:{person.external_id}" if person.email and person.external_id else None
+    customer = _get_or_create_customer(ctx, key, person.email, at, id_key=id_key)
     if person.name and not customer.name:
         customer.name = person.name
     if person.external_id and not customer.external_id:
@@ -152,7 +180,10 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
     session = ctx.session
     at = ev.updated_at or ev.occurred_at
     created = ev.created_at or (ev.occurred_at if ev.kind == "ticket.created" else at)
-    new_id = insert_ignore(
+    # the common case is an update of a known ticket: one locking SELECT; only a miss pays for the insert
+    stmt = select(Ticket).where(Ticket.source == ctx.source, Ticket.external_id == ev.external_id).with_for_update()
+    ticket = session.execute(stmt).scalar_one_or_none()
+    new_id = None if ticket is not None else insert_ignore(
         session,
         Ticket.__table__,
         {
@@ -170,8 +201,8 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
         },
         ["source", "external_id"],
     )
-    stmt = select(Ticket).where(Ticket.source == ctx.source, Ticket.external_id == ev.external_id)
-    ticket = session.execute(stmt.with_for_update()).scalar_one()
+    if ticket is None:
+        ticket = session.execute(stmt).scalar_one()
     _merge_fields(ctx, ticket, ev, is_new=new_id is not None)
     _append_log(ctx, ticket, ev)
     ctx.touched[ticket.id or 0] = ticket

@@ -77,6 +77,8 @@ class Integration:
     event_kinds: ClassVar[frozenset[str]] = frozenset()
     #: whether verify() checks a timestamp against the replay window
     uses_timestamp: ClassVar[bool] = False
+    #: the 2xx answered for accepted and ignored deliveries; some vendors (Linear) want exactly 200
+    success_status: ClassVar[int] = 202
 
     def __init__(self, config: IntegrationConfig, replay_window_seconds: int = 300) -> None:
         self.config = config

@@ -13,7 +13,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import schemas
+from . import followups_schemas, schemas
+from .digest import schemas as digest_schemas
+from .notify import schemas as notify_schemas
+from .saves import schemas as save_schemas
+from .tagging import schemas as tagging_schemas
+from .tat import schemas as tat_schemas
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,111 @@ OPERATIONS: list[Operation] = [
         query=schemas.TicketListQuery,
         errors=(401, 422),
         tags=("tickets",),
+    ),
+    Operation(
+        "get",
+        "/api/reminders",
+        "Follow-up reminders for fixed bugs, oldest due first",
+        followups_schemas.ReminderPage,
+        query=followups_schemas.ReminderListQuery,
+        errors=(401, 422),
+        tags=("reminders",),
+    ),
+    Operation(
+        "post",
+        "/api/reminders/{id}/done",
+        "Mark a follow-up done (the customer was told)",
+        followups_schemas.ReminderOut,
+        errors=(401, 404, 409),
+        tags=("reminders",),
+    ),
+    Operation(
+        "post",
+        "/api/saves",
+        "Record a save on a ticket (marking it again updates it)",
+        save_schemas.SaveRecordedOut,
+        201,
+        request=save_schemas.SaveIn,
+        errors=(401, 404, 415, 422),
+        tags=("saves",),
+    ),
+    Operation(
+        "get",
+        "/api/saves",
+        "Saves made in a period, newest first, with totals per currency",
+        save_schemas.SavesPageOut,
+        query=save_schemas.SavesQuery,
+        errors=(401, 422),
+        tags=("saves",),
+    ),
+    Operation(
+        "get",
+        "/api/retention",
+        "Retention figures for a period: saves, save rate, CRR, CLV of saves",
+        save_schemas.RetentionOut,
+        query=save_schemas.PeriodQuery,
+        errors=(401, 422),
+        tags=("saves",),
+    ),
+    Operation(
+        "get",
+        "/api/tat/attainment",
+        "TAT attainment per policy and metric in a period: met / (met + breached)",
+        tat_schemas.AttainmentOut,
+        query=tat_schemas.AttainmentQuery,
+        errors=(401, 422),
+        tags=("tat",),
+    ),
+    Operation(
+        "get",
+        "/api/digest/{week}",
+        "The weekly digest's figures for an ISO week (YYYY-Www) in [digest].timezone",
+        digest_schemas.DigestOut,
+        errors=(401, 422),
+        tags=("digest",),
+    ),
+    Operation(
+        "post",
+        "/api/tickets/{source}/{external_id}/complaint",
+        "Override the complaint rules for a ticket (the ticket then shows source: agent)",
+        schemas.TicketOut,
+        request=tagging_schemas.ComplaintIn,
+        errors=(401, 404, 415, 422),
+        tags=("tickets",),
+    ),
+    Operation(
+        "delete",
+        "/api/tickets/{source}/{external_id}/complaint",
+        "Remove the agent's complaint override: help-desk tags and rules decide again",
+        schemas.TicketOut,
+        errors=(401, 404),
+        tags=("tickets",),
+    ),
+    Operation(
+        "get",
+        "/api/customers",
+        "At-risk customers with their reasons, most recurring revenue first",
+        tagging_schemas.AtRiskPage,
+        query=tagging_schemas.AtRiskQuery,
+        errors=(401, 422),
+        tags=("customers",),
+    ),
+    Operation(
+        "get",
+        "/api/messages",
+        "Outbound messages (reminders, alerts, digests) and their delivery state, newest first",
+        notify_schemas.MessagePage,
+        query=notify_schemas.MessageListQuery,
+        errors=(401, 422),
+        tags=("messages",),
+    ),
+    Operation(
+        "post",
+        "/api/messages/{id}/retry",
+        "Send a failed message again (attempts start over)",
+        notify_schemas.MessageOut,
+        errors=(401, 404, 409),
+        tags=("messages",),
     ),
 ]
 

@@ -62,7 +62,6 @@ def build_integrations(settings: Settings) -> dict[str, Integration]:
 
 def build_runtime(settings: Settings, *, engine: Engine | None = None) -> Runtime:
     integrations = build_integrations(settings)
-    engine = engine or make_engine(
-        settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo
-    )
+    db = settings.database
+    engine = engine or make_engine(db.url, pool_size=db.pool_size, echo=db.echo, busy_timeout_ms=db.busy_timeout_ms)
     return Runtime(settings, engine, make_sessionmaker(engine), integrations)

@@ -44,7 +44,20 @@ def job_specs(rt: Runtime) -> list[JobSpec]:
 
 def sweep_jobs() -> list[tuple[str, Job]]:
     """Jobs that poll for due rows every ``[scheduler] sweep_seconds``; features add theirs here."""
-    return []
+    from . import followups, saves
+    from .digest.send import run_due_digest
+    from .notify.delivery import run_due_messages
+    from .notify.producers import run_due_notifications
+    from .tat.sweep import run_due_tat
+
+    return [
+        ("reminders", followups.run_due_reminders),
+        ("save_checks", saves.run_due_save_checks),
+        ("tat", run_due_tat),
+        ("notifications", run_due_notifications),  # after the producers of due rows above
+        ("digest", run_due_digest),  # the weekly digest, once per ISO week
+        ("messages", run_due_messages),  # last: delivers what the jobs above enqueued
+    ]
 
 
 def run_job(rt: Runtime, spec: JobSpec) -> int:
@@ -80,7 +93,7 @@ def build_scheduler(rt: Runtime, *, blocking: bool) -> BaseScheduler:
     return scheduler
 
 
-def run_blocking(rt: Runtime) -> None:
+def run_blocking(rt: Runtime, on_ready: Callable[[], None] | None = None) -> None:
     """Run until SIGTERM or SIGINT; the running job finishes, then the process exits cleanly."""
     scheduler = build_scheduler(rt, blocking=True)
 
@@ -90,4 +103,6 @@ def run_blocking(rt: Runtime) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if on_ready is not None:
+        on_ready()
     scheduler.start()

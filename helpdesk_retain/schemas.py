@@ -36,8 +36,9 @@ class RiskOut(Out):
 
 
 class SaveOut(Out):
-    amount_minor: int
-    currency: str
+    #: null when the agent gave no amount and billing knows no recurring revenue for the customer
+    amount_minor: int | None
+    currency: str | None
     interval: Literal["month", "year"]
     outcome: Literal["pending", "held", "lost"]
     reason: str | None = None

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+@cache
+def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[str, ...]) -> Insert:
+    # built once per (dialect, table, conflict target); values travel as bind parameters, so the hot
+    # path neither rebuilds the statement nor recomputes its cache key
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], conflict: list[str]) -> int | None:
@@ -15,6 +25,5 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], confli
     On PostgreSQL a concurrent insert of the same key waits for the other transaction and then returns
     None, so the unique constraint (not a check-then-insert) decides who wins a race.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
-    return session.execute(stmt).scalar_one_or_none()
+    stmt = _insert_ignore_statement(session.get_bind().dialect.name, table, tuple(conflict))
+    return session.execute(stmt, values).scalar_one_or_none()

@@ -8,9 +8,18 @@ Usage in a plugin test::
 
 from __future__ import annotations
 
+import asyncio
+import email
 import json
+import socket
+import ssl
 import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +31,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from .integrations import Integration
 
 PLUGINS_PACKAGE = "helpdesk_retain.plugins"
+#: the Standard Webhooks spec's published test secret, used for the generic source in tests
+GENERIC_TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def fixture_dir(slug: str) -> Path:
@@ -87,3 +98,195 @@ class LiveServer:
         self._server.shutdown()
         self._server.server_close()
         self.http.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound: a real SMTP server and a real HTTP server on 127.0.0.1 that record what they receive.
+
+
+def sample_message(channel: str = "email", row_id: int = 41) -> Any:
+    """The rendered reminder of ``plugins/email/fixtures/followup_reminder__two_tickets.json`` as a notifier
+    receives it (an ``OutboundMessage``): the common input of the notifier plugins' tests."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from .notify.outbox import to_outbound
+
+    row = load_fixture_json("email", "followup_reminder__two_tickets")
+    row.update(channel=channel, created_at=datetime.fromisoformat(row["created_at"]))
+    return to_outbound(SimpleNamespace(id=row_id, **row))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds passed; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return bool(predicate())
+        time.sleep(interval)
+    return True
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts, in ``received``.
+
+    ``stop()`` then ``start()`` simulates an outage on the same port; ``reject = (550, "5.1.1 No such
+    user")`` answers every RCPT with that reply; ``delay_seconds`` slows each DATA down. Optional
+    ``tls_context`` offers STARTTLS (``require_starttls`` insists on it), ``ssl_context`` serves implicit
+    TLS, and ``auth = (user, password)`` requires AUTH LOGIN / PLAIN with those credentials.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        auth: tuple[str, str] | None = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        self.port = free_port()
+        self.tls_context, self.require_starttls, self.ssl_context = tls_context, require_starttls, ssl_context
+        self.auth, self.delay_seconds = auth, delay_seconds
+        self.reject: tuple[int, str] | None = None
+        self.received: list[ReceivedMail] = []
+        self._lock = threading.Lock()
+        self._controller: Any = None
+
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        kwargs: dict[str, Any] = {"tls_context": self.tls_context, "require_starttls": self.require_starttls}
+        if self.auth is not None:
+            kwargs.update(authenticator=self._authenticate, auth_required=True)
+        self._controller = Controller(
+            _SinkHandler(self), hostname="127.0.0.1", port=self.port, ssl_context=self.ssl_context, **kwargs
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """An ``[smtp]`` table pointing at this server."""
+        return {"host": "127.0.0.1", "port": self.port, "timeout_seconds": 5.0, **overrides}
+
+    def keep(self, mail: ReceivedMail) -> None:
+        with self._lock:
+            self.received.append(mail)
+
+    def message_ids(self) -> list[str]:
+        with self._lock:
+            return [str(m.message["Message-ID"]) for m in self.received]
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == self.auth
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+class _SinkHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        if self.sink.reject is not None:
+            code, text = self.sink.reject
+            return f"{code} {text}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.sink.delay_seconds:
+            await asyncio.sleep(self.sink.delay_seconds)
+        self.sink.keep(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpSink:
+    """A real HTTP server on 127.0.0.1 that records every request in ``requests``.
+
+    Answers come from ``respond(status, body, headers)`` calls, in order, then ``200 ok`` (what a Slack
+    incoming webhook answers).
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self._answers: list[tuple[int, bytes, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> HttpSink:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def respond(self, status: int, body: bytes | str = b"", headers: Mapping[str, str] | None = None) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        with self._lock:
+            self._answers.append((status, data, dict(headers or {})))
+
+    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            self.requests.append(request)
+            return self._answers.pop(0) if self._answers else (200, b"ok", {})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, data, extra = sink._answer(ReceivedRequest("POST", self.path, headers, body))
+                self.send_response(status)
+                for name, value in {"Content-Type": "text/plain", **extra}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet in tests
+                pass
+
+        return Handler

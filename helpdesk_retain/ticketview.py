@@ -19,7 +19,13 @@ SectionLoader = Callable[[Session, list[int]], dict[int, Any]]
 
 def section_loaders() -> dict[str, tuple[SectionLoader, Any]]:
     """name -> (loader, value when the loader has nothing for a ticket)."""
-    return {}
+    from .buglinks import load_bug_links
+    from .saves import load_save_sections
+    from .tagging.views import load_risk
+    from .tat.read import load_tat
+
+    return {"bug_links": (load_bug_links, []), "save": (load_save_sections, None), "tat": (load_tat, []),
+            "risk": (load_risk, [])}
 
 
 def serialize_tickets(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:

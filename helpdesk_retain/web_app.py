@@ -10,7 +10,15 @@ from .runtime import Runtime, build_runtime
 
 def feature_blueprints() -> list[Blueprint]:
     """Blueprints of feature modules (tagging, TAT, saves, follow-ups, digest, dashboard)."""
-    return []
+    from . import followups_api, web
+    from .digest import views as digest_views
+    from .notify import api as notify_api
+    from .saves import web as saves_web
+    from .tagging import views as tagging_views
+    from .tat import views as tat_views
+
+    return [followups_api.bp, saves_web.bp, tat_views.bp, digest_views.api_bp, digest_views.page_bp, tagging_views.bp,
+            notify_api.bp, web.blueprint()]
 
 
 def build_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:

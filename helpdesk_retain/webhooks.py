@@ -60,10 +60,11 @@ def receive(source: str) -> Response:
         return Response(challenge.body, 200, content_type=challenge.content_type)
     except UnsupportedEvent as exc:
         log.info("ignored a delivery to %s: %s", source, exc)
-        return _answer(rt, source, "ignored", 202, started, status="ignored", detail=str(exc))
+        return _answer(rt, source, "ignored", integration.success_status, started, status="ignored", detail=str(exc))
     except PayloadError as exc:
         dead_id = inbox.keep_dead_letter(rt, source, key, headers, body, str(exc))
-        status = 415 if isinstance(exc, NotJSON) else 422
+        # 415 when the request did not even claim to be JSON; a JSON-labelled body that does not parse is 422
+        status = 415 if isinstance(exc, NotJSON) and "json" not in request.mimetype else 422
         return _answer(rt, source, "dead", status, started, error=str(exc), dead_letter_id=dead_id)
     try:
         result = inbox.accept(rt, source, key, headers, body, events)
@@ -75,4 +76,7 @@ def receive(source: str) -> Response:
         return _answer(rt, source, "dead", 500, started, error="processing failed", dead_letter_id=dead_id)
     if result.status == "duplicate":
         return _answer(rt, source, "duplicate", 200, started, status="duplicate", delivery_id=key)
-    return _answer(rt, source, "accepted", 202, started, status="accepted", delivery_id=key, events=result.events)
+    return _answer(
+        rt, source, "accepted", integration.success_status, started, status="accepted", delivery_id=key,
+        events=result.events,
+    )

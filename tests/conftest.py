@@ -18,13 +18,13 @@ from helpdesk_retain.config import Settings, settings_from_dict
 from helpdesk_retain.db import session_scope
 from helpdesk_retain.models import metadata
 from helpdesk_retain.runtime import Runtime, build_runtime
-from helpdesk_retain.testing import LiveServer
+from helpdesk_retain.testing import GENERIC_TEST_SECRET, LiveServer
 from helpdesk_retain.tokens import create_token
 from helpdesk_retain.web_app import build_app
 
 PG_URL = os.environ.get("HELPDESK_RETAIN_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI") == "true"
-GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+GENERIC_SECRET = GENERIC_TEST_SECRET
 FIXED_NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
@@ -36,6 +36,8 @@ def requires_postgres() -> None:
     """Skip (visibly) without PostgreSQL; in CI a missing PostgreSQL is a failure, not a skip."""
     if PG_URL:
         return
+    if os.environ.get("HELPDESK_RETAIN_TEST_SQLITE_PASS"):
+        pytest.skip("PostgreSQL-only: runs in the PostgreSQL pass of .ci/run")
     if IN_CI:
         pytest.fail("HELPDESK_RETAIN_TEST_DATABASE_URL is not set in CI")
     pytest.skip("needs PostgreSQL: set HELPDESK_RETAIN_TEST_DATABASE_URL")
@@ -85,6 +87,8 @@ def db_url(tmp_path: Path, pg_ready: str | None) -> str:
         return url
     engine = create_engine(pg_ready)
     with engine.begin() as conn:
+        # a session leaked by a previous test would make TRUNCATE wait forever: fail loudly instead
+        conn.execute(text("SET lock_timeout = '20s'"))
         names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -150,3 +154,19 @@ def start_server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
     for live, rt in started:
         live.stop()
         rt.close()
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (for migration tests): a new SQLite file or PostgreSQL schema."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    yield schema_url(name)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()

@@ -101,8 +101,17 @@ def test_it_refuses_a_body_over_the_limit_with_413(server, runtime):
     assert count(runtime, Delivery) == 0
 
 
-def test_it_keeps_a_signed_non_json_body_as_a_dead_letter_with_415(server, runtime):
-    answer = server.post_signed("generic", b"ticket=T-1&status=open")
+def test_it_keeps_a_signed_non_json_body_as_a_dead_letter_with_422(server, runtime):
+    answer = server.post_signed("generic", b"{not json")
+    assert answer.status_code == 422
+    with session_scope(runtime.sessions) as session:
+        assert session.get(Delivery, answer.json()["dead_letter_id"]).state == "dead"
+
+
+def test_it_answers_415_for_a_body_that_is_not_json_nor_labelled_json(server, runtime):
+    body = b"ticket=T-1&status=open"
+    headers = {**server.integration("generic").sign(body), "content-type": "application/x-www-form-urlencoded"}
+    answer = server.post("generic", body, headers)
     assert answer.status_code == 415
     dead_id = answer.json()["dead_letter_id"]
     with session_scope(runtime.sessions) as session:
@@ -156,3 +165,14 @@ def test_any_of_several_signatures_may_match_for_secret_rotation(server):
     headers = server.integration("generic").sign(body)
     headers["webhook-signature"] = "v1,bm90LXRoaXMtb25l " + headers["webhook-signature"]
     assert server.post("generic", body, headers).status_code == 202
+
+
+def test_a_customer_first_known_by_vendor_id_takes_the_email_when_a_delivery_shows_both(server, runtime):
+    from helpdesk_retain.models import Customer
+
+    server.post_signed("generic", event("T-1", requester={"external_id": "u-7"}))
+    server.post_signed("generic", event("T-2", requester={"external_id": "u-7", "email": "Bo@Example.com"}))
+    with session_scope(runtime.sessions) as session:
+        customers = session.execute(select(Customer.key, Customer.email)).all()
+    assert customers == [("bo@example.com", "bo@example.com")]
+    assert server.ticket("generic", "T-1")["customer"]["email"] == "bo@example.com"

@@ -32,7 +32,6 @@ from helpdesk_retain.integrations import (
     Integration,
     PayloadError,
     SignatureError,
-    UnsupportedEvent,
     dig,
     hmac_digest,
     id_str,
@@ -40,6 +39,7 @@ from helpdesk_retain.integrations import (
     parse_time,
     require_header,
 )
+from helpdesk_retain.plugin_kit import call_parser, field_time, parser_for, require_object
 
 
 def standard_webhooks_key(secret: str) -> bytes:
@@ -105,9 +105,10 @@ def _enum(value: Any, allowed: frozenset[str], field: str) -> Any:
     return value
 
 
-def _time(data: Mapping[str, Any], key: str, prefix: str) -> datetime | None:
-    value = data.get(key)
-    return None if value in (None, "") else parse_time(value, f"{prefix}.{key}")
+def _links(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """``links``: URLs, as a list (a lone string counts as one URL)."""
+    value = data.get("links") or ()
+    return (value,) if isinstance(value, str) else tuple(str(x) for x in value)
 
 
 def _ticket(payload: Mapping[str, Any], kind: str, occurred_at: datetime, comment: Comment | None) -> TicketEvent:
@@ -128,8 +129,8 @@ def _ticket(payload: Mapping[str, Any], kind: str, occurred_at: datetime, commen
         channel=t.get("channel"),
         type=t.get("type"),
         tags=tuple(str(x) for x in tags) if isinstance(tags, list) else None,
-        created_at=_time(t, "created_at", "ticket"),
-        updated_at=_time(t, "updated_at", "ticket"),
+        created_at=field_time(t, "created_at", "ticket"),
+        updated_at=field_time(t, "updated_at", "ticket"),
         requester=Person(
             email=requester.get("email"), name=requester.get("name"), external_id=id_str(requester.get("external_id"))
         )
@@ -137,7 +138,7 @@ def _ticket(payload: Mapping[str, Any], kind: str, occurred_at: datetime, commen
         else None,
         assignee_email=dig(t, "assignee", "email"),
         custom_fields={str(k): v for k, v in (t.get("custom_fields") or {}).items()},
-        links=tuple(str(x) for x in t.get("links") or ()),
+        links=_links(t),
         comment=comment,
         url=t.get("url"),
     )
@@ -157,7 +158,7 @@ def parse_comment(payload: Mapping[str, Any], occurred_at: datetime) -> list[Eve
             dig(c, "author_role", field="comment.author_role", required=True), ROLES, "comment.author_role"
         ),
         author_email=c.get("author_email"),
-        created_at=_time(c, "created_at", "comment") or occurred_at,
+        created_at=field_time(c, "created_at", "comment") or occurred_at,
     )
     return [_ticket(payload, "comment.created", occurred_at, comment)]
 
@@ -173,10 +174,11 @@ def parse_issue(payload: Mapping[str, Any], occurred_at: datetime) -> list[Event
                 frozenset({"open", "fixed", "wontfix"}),
                 "issue.state",
             ),
-            occurred_at=_time(i, "updated_at", "issue") or occurred_at,
+            occurred_at=field_time(i, "updated_at", "issue") or occurred_at,
             url=i.get("url"),
             title=i.get("title"),
             transition=bool(i.get("transition", True)),
+            links=_links(i),  # help-desk ticket URLs the issue mentions: core links those tickets back
         )
     ]
 
@@ -190,7 +192,7 @@ def parse_customer(payload: Mapping[str, Any], occurred_at: datetime) -> list[Ev
         raise PayloadError("customer.mrr_minor: expected a non-negative integer (minor units)")
     return [
         CustomerEvent(
-            occurred_at=_time(c, "updated_at", "customer") or occurred_at,
+            occurred_at=field_time(c, "updated_at", "customer") or occurred_at,
             email=c.get("email"),
             external_id=id_str(c.get("external_id")),
             name=c.get("name"),
@@ -214,17 +216,10 @@ EVENT_PARSERS: dict[str, Callable[[Mapping[str, Any], datetime], list[Event]]] =
 
 def parse_payload(payload: Any) -> list[Event]:
     """Parse one generic event object (also used by ``helpdesk-retain import``)."""
-    if not isinstance(payload, Mapping):
-        raise PayloadError("body: expected a JSON object")
-    kind = dig(payload, "event", required=True)
-    parser = EVENT_PARSERS.get(kind)
-    if parser is None:
-        raise UnsupportedEvent(f"event {kind!r}")
+    kind = dig(require_object(payload), "event", required=True)
+    parser = parser_for(EVENT_PARSERS, kind)
     occurred_at = parse_time(dig(payload, "occurred_at", required=True), "occurred_at")
-    try:
-        return parser(payload, occurred_at)
-    except (AttributeError, TypeError) as exc:  # a field of the wrong JSON type
-        raise PayloadError(f"{kind}: malformed payload: {exc}") from exc
+    return call_parser(kind, parser, payload, occurred_at)
 
 
 class GenericIntegration(StandardWebhooksMixin, Integration):

@@ -1,0 +1,254 @@
+"""Ingest benchmark (issue 3, 4): the webhook pipeline against a bare insert, import speed, parse rate per plugin.
+
+Run: ``.venv/bin/python bench/ingest.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]``
+
+Prints, in one run: (a) throughput of a bare Flask+waitress handler inserting one row and (b) of the full
+webhook pipeline with the same server settings and ~2 KB signed bodies, and their ratio (target >= 0.6); p99
+latency of the pipeline at a paced 200 requests/s (target <= 25 ms); ``import`` events/s on SQLite (target >=
+5,000); parse rate of every plugin's fixtures against the generic plugin's (target >= 0.5x each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpdesk_retain.config import settings_from_dict  # noqa: E402
+from helpdesk_retain.importer import import_file  # noqa: E402
+from helpdesk_retain.integrations import installed_slugs, load_plugin  # noqa: E402
+from helpdesk_retain.models import metadata  # noqa: E402
+from helpdesk_retain.plugins.generic.integration import GenericIntegration  # noqa: E402
+from helpdesk_retain.runtime import build_runtime  # noqa: E402
+from helpdesk_retain.testing import GENERIC_TEST_SECRET, fixture_names, load_fixture  # noqa: E402
+
+CLIENTS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def body_of_2kb(n: int) -> bytes:
+    filler = "Lorem ipsum dolor sit amet, the export keeps failing and I am charged twice. " * 22
+    event = {
+        "event": "comment.created",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "ticket": {
+            "id": f"B-{n % 500}",
+            "subject": "Bench ticket",
+            "status": "open",
+            "requester": {"email": f"c{n % 500}@example.com"},
+        },
+        "comment": {
+            "id": f"C-{n}",
+            "body": filler[:1700],
+            "public": True,
+            "author_role": "customer",
+            "created_at": "2026-11-20T10:00:00Z",
+        },
+    }
+    return json.dumps(event).encode()
+
+
+def signed_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    from helpdesk_retain.integrations import IntegrationConfig
+
+    integ = GenericIntegration(IntegrationConfig(plugin="generic", secret=GENERIC_TEST_SECRET))
+    run = uuid.uuid4().hex[:8]
+    return [(b, integ.sign(b, delivery_id=f"msg_{run}_{i}")) for i, b in ((i, body_of_2kb(i)) for i in range(count))]
+
+
+class Server:
+    def __init__(self, mode: str, url: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "servers.py"), mode, url, str(self.port)])
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{mode} server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def post_all(port: int, reqs: list[tuple[bytes, dict[str, str]]], pace: float | None = None) -> list[float]:
+    """Send every request from CLIENTS keep-alive connections; with ``pace`` (req/s) on a fixed schedule."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.05
+    chunks = [list(enumerate(reqs))[i::CLIENTS] for i in range(CLIENTS)]
+
+    def worker(items: list[tuple[int, tuple[bytes, dict[str, str]]]]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for index, (body, headers) in items:
+            if pace:
+                delay = start + index / pace - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t0 = time.perf_counter()
+            conn.request("POST", "/webhooks/generic", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status not in (200, 202):
+                raise RuntimeError(f"status {response.status}")
+            mine.append(time.perf_counter() - t0)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def throughput(mode: str, url: str, count: int) -> float:
+    server = Server(mode, url)
+    try:
+        post_all(server.port, signed_requests(200))  # warm-up
+        reqs = signed_requests(count)
+        t0 = time.perf_counter()
+        post_all(server.port, reqs)
+        return count / (time.perf_counter() - t0)
+    finally:
+        server.stop()
+
+
+def p99_at(url: str, rate: float, count: int) -> float:
+    server = Server("full", url)
+    try:
+        post_all(server.port, signed_requests(200))
+        latencies = post_all(server.port, signed_requests(count), pace=rate)
+        return statistics.quantiles(latencies, n=100)[98] * 1000
+    finally:
+        server.stop()
+
+
+def fresh_database(kind: str, pg: str | None, folder: Path) -> str:
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+    else:
+        assert pg
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with create_engine(pg).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+def import_rate(folder: Path, lines: int) -> float:
+    url = fresh_database("sqlite", None, folder)
+    path = folder / "events.jsonl"
+    with open(path, "w") as fh:
+        for n in range(lines):
+            event = {
+                "event": "ticket.created",
+                "occurred_at": "2026-11-20T09:00:00Z",
+                "ticket": {
+                    "id": f"I-{n}",
+                    "subject": f"ticket {n}",
+                    "status": "open",
+                    "description": "The export keeps failing since the update.",
+                    "requester": {"email": f"c{n % 1000}@example.com"},
+                },
+            }
+            fh.write(json.dumps(event) + "\n")
+    rt = build_runtime(
+        settings_from_dict(
+            {"database": {"url": url}, "sources": {"generic": {"plugin": "generic", "secret": GENERIC_TEST_SECRET}}},
+            environ={},
+        )
+    )
+    t0 = time.perf_counter()
+    summary = import_file(rt, path, "generic", folder / "rejects.jsonl", progress=False)
+    elapsed = time.perf_counter() - t0
+    assert summary.applied == lines, summary
+    rt.close()
+    return lines / elapsed
+
+
+def parse_rates(rounds: int = 300) -> dict[str, float]:
+    """Fixture bodies parsed per second, per plugin (headers as each plugin's own sign() makes them)."""
+    rates = {}
+    for slug in installed_slugs():
+        try:
+            cls = load_plugin(slug)
+            names = fixture_names(slug)
+        except Exception:  # a plugin still being written
+            continue
+        if not names:
+            continue
+        integ = cls(cls.Config(plugin=slug, secret="bench-secret"))
+        samples = []
+        for name in names:
+            body = load_fixture(slug, name)
+            try:
+                headers = integ.sign(body)
+                integ.parse(headers, body)
+            except Exception:
+                continue  # ignored kinds and deliberately broken fixtures
+            samples.append((headers, body))
+        if not samples:
+            continue
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            for headers, body in samples:
+                integ.parse(headers, body)
+        rates[slug] = rounds * len(samples) / (time.perf_counter() - t0)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pg", default=os.environ.get("HELPDESK_RETAIN_TEST_DATABASE_URL"))
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--import-lines", type=int, default=20000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    kinds = ["sqlite"] + (["postgresql"] if args.pg else [])
+    for kind in kinds:
+        bare = throughput("bare", fresh_database(kind, args.pg, folder), args.requests)
+        full = throughput("full", fresh_database(kind, args.pg, folder), args.requests)
+        print(
+            f"[{kind}] bare insert {bare:,.0f} req/s | full pipeline {full:,.0f} req/s | "
+            f"ratio {full / bare:.2f} (target >= 0.60)"
+        )
+        p99 = p99_at(fresh_database(kind, args.pg, folder), 200, 2000)
+        print(f"[{kind}] full pipeline p99 at 200 req/s: {p99:.1f} ms (target <= 25 ms)")
+    rate = import_rate(folder, args.import_lines)
+    print(f"[sqlite] import {rate:,.0f} events/s (target >= 5,000)")
+    rates = parse_rates()
+    base = rates.get("generic", 0.0)
+    for slug, value in sorted(rates.items()):
+        print(f"parse {slug:<10} {value:>10,.0f} bodies/s  ratio to generic {value / base:.2f} (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The digest's figures for one ISO week, every one a SQL aggregate (no Python loop over tickets).
+
+Periods are ``[since, until)`` in UTC, cut from the week in ``[digest].timezone`` (``weeks.IsoWeek.bounds``);
+trends cover the 8 weeks ending with the digest's week, each cut the same way.
+
+- **Tickets received**: tickets created in the week.
+- **Complaints**: complaint tickets whose customer first complained in the week (``complaints``), by
+  category (none counts as ``other``), each with the average of the previous 4 weeks and the change against
+  it (``change_percent`` null when that average is 0); the evidence phrases most complaint tickets of the
+  week share (case-insensitive).
+- **At risk**: ``tagging.risk``'s at-risk customers as of the week's end (``risk.at_risk``).
+- **Saves**: ``retention.save_totals`` / ``save_rate`` / ``clv`` for the week (one source of truth with
+  ``GET /api/retention``), plus ``decided``: saves made before the week whose outcome (held or lost) was
+  decided in it (``verified_at``), per outcome and currency.
+- **TAT**: ``tat.read.attainment`` per policy and metric, totals, and first-response percentiles
+  (``business.first_response_stats``). ``breaches`` = clocks that ran out in the week.
+- **Follow-ups**: created, reminders sent, done in the week; ``overdue`` = unfinished at the week's end past
+  their escalation time (their due time when escalation is off).
+- **Retention**: CRR (``retention.crr``) only when customer events exist (some customer has an update from
+  billing or a ``customer.updated`` event; help-desk requesters alone say nothing about churn); ``churned`` =
+  customers whose status became cancelled in the week.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from .. import retention
+from ..config import Settings
+from ..models import Customer, Ticket
+from ..models.followups import FollowUp
+from ..tat.policies import policy_set
+from ..tat.read import attainment
+from . import complaints
+from .business import first_response_stats
+from .risk import at_risk
+from .weeks import IsoWeek, bucket
+
+TREND_WEEKS, BASELINE_WEEKS, TOP_PHRASES = 8, 4, 8
+
+
+def week_figures(session: Session, settings: Settings, week: IsoWeek, now: datetime) -> dict[str, Any]:
+    """Everything ``GET /api/digest/<week>`` answers and the email shows (see the module docstring)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # These aggregates read a few hundred thousand rows each; their cost estimates pass jit_above_cost, and
+        # compiling them (about 0.5 s) costs more than it saves. Off for this transaction only.
+        session.execute(text("SET LOCAL jit = off"))
+    zone = settings.digest.timezone
+    weeks = [week.shift(k - TREND_WEEKS + 1) for k in range(TREND_WEEKS)]
+    bounds = [w.bounds(zone)[0] for w in weeks] + [week.bounds(zone)[1]]
+    since, until = bounds[-2], bounds[-1]
+    volume = ticket_volume(session, bounds)
+    saves = saves_section(session, settings, bounds)
+    tat_figures = tat(session, settings, bounds, now)
+    weekly_saves, weekly_tat = saves.pop("weekly"), tat_figures.pop("weekly")
+    trend = [
+        {
+            "week": str(w),
+            "received": volume["received"][i],
+            "complaints": {c: n[i] for c, n in volume["by_category"].items() if n[i]},
+            "saves": weekly_saves[i],
+            "tat_attainment": weekly_tat[i],
+        }
+        for i, w in enumerate(weeks)
+    ]
+    return {
+        "week": str(week),
+        "timezone": zone,
+        "since": since,
+        "until": until,
+        "tickets": {"received": volume["received"][-1]},
+        "complaints": complaint_figures(volume, session, since, until),
+        "at_risk": at_risk(session, settings, until),
+        "saves": saves,
+        "tat": tat_figures,
+        "followups": followups(session, since, until),
+        "retention": customer_retention(session, retention.Period(since, until)),
+        "trend": trend,
+    }
+
+
+def saves_section(session: Session, settings: Settings, bounds: list[datetime]) -> dict[str, Any]:
+    """``retention``'s figures for the last week of ``bounds`` and the save count of each week."""
+    weekly = [retention.save_totals(session, retention.Period(a, b), settings) for a, b in _pairs(bounds)]
+    totals, period = weekly[-1], retention.Period(bounds[-2], bounds[-1])
+    return {
+        **totals,
+        "decided": decided_saves(session, period.since, period.until),
+        "save_rate": retention.save_rate(session, period, totals["count"]),
+        "clv": retention.clv(totals, settings),
+        "weekly": [t["count"] for t in weekly],
+    }
+
+
+def _pairs(bounds: list[datetime]) -> list[tuple[datetime, datetime]]:
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def ticket_volume(session: Session, bounds: list[datetime]) -> dict[str, Any]:
+    """Tickets received per week (by creation) and complaints per (week, category)."""
+    received = [0] * (len(bounds) - 1)
+    week = bucket(Ticket.created_at, bounds).label("week")
+    stmt = (
+        select(week, func.count()).where(Ticket.created_at >= bounds[0], Ticket.created_at < bounds[-1]).group_by(week)
+    )
+    for index, count in session.execute(stmt):
+        received[index] = int(count)
+    return {"received": received, "by_category": complaints.per_week(session, bounds)}
+
+
+def _change(current: int, previous: list[int]) -> dict[str, Any]:
+    average = sum(previous) / len(previous)
+    change = round((current - average) * 100 / average, 1) if average else None
+    return {"count": current, "previous_average": round(average, 2), "change_percent": change}
+
+
+def complaint_figures(volume: dict[str, Any], session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    per_week: dict[str, list[int]] = volume["by_category"]
+    totals = [sum(col) for col in zip(*per_week.values(), strict=True)] if per_week else [0] * TREND_WEEKS
+    base = slice(-1 - BASELINE_WEEKS, -1)
+    rows = [{"category": cat, **_change(weeks[-1], weeks[base])} for cat, weeks in per_week.items()]
+    rows = [r for r in rows if r["count"] or r["previous_average"]]
+    rows.sort(key=lambda r: (-r["count"], -r["previous_average"], r["category"]))
+    return {
+        **_change(totals[-1], totals[base]),
+        "by_category": rows,
+        "top_evidence": complaints.top_evidence(session, since, until, TOP_PHRASES),
+    }
+
+
+def decided_saves(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    """Earlier saves whose outcome was decided this week: counts and MRR per outcome and currency."""
+    from ..models.saves import Save
+
+    stmt = (
+        select(Save.outcome, Save.currency, func.count(), func.coalesce(func.sum(Save.mrr_minor), 0))
+        .where(
+            Save.withdrawn_at.is_(None),
+            Save.outcome.in_(("held", "lost")),
+            Save.verified_at >= since,
+            Save.verified_at < until,
+            Save.saved_at < since,
+        )
+        .group_by(Save.outcome, Save.currency)
+        .order_by(Save.outcome, Save.currency)
+    )
+    out: dict[str, Any] = {"held": 0, "lost": 0, "by_currency": []}
+    for outcome, currency, count, mrr in session.execute(stmt):
+        out[outcome] += int(count)
+        if currency is not None:
+            out["by_currency"].append(
+                {"outcome": outcome, "currency": currency, "count": int(count), "mrr_minor": int(mrr)}
+            )
+    return out
+
+
+def tat(session: Session, settings: Settings, bounds: list[datetime], now: datetime) -> dict[str, Any]:
+    policies = policy_set(settings)
+    weekly = [attainment(session, policies, a, b, now) for a, b in _pairs(bounds)]
+    items = weekly[-1]
+    met, breached = sum(r["met"] for r in items), sum(r["breached"] for r in items)
+    return {
+        "items": items,
+        "met": met,
+        "breached": breached,
+        "attainment": met / (met + breached) if met + breached else None,
+        "first_response": first_response_stats(session, settings, bounds[-2], bounds[-1]),
+        "weekly": [_overall(rows) for rows in weekly],
+    }
+
+
+def _overall(rows: list[dict[str, Any]]) -> float | None:
+    met, breached = sum(r["met"] for r in rows), sum(r["breached"] for r in rows)
+    return met / (met + breached) if met + breached else None
+
+
+def followups(session: Session, since: datetime, until: datetime) -> dict[str, int]:
+    f = FollowUp
+
+    def within(column: Any) -> Any:
+        return and_(column >= since, column < until)
+
+    unfinished = and_(
+        f.created_at < until,
+        or_(f.done_at.is_(None), f.done_at >= until),
+        or_(f.cancelled_at.is_(None), f.cancelled_at >= until),
+    )
+    stmt = select(
+        func.count().filter(within(f.created_at)),
+        func.count().filter(within(f.notified_at)),
+        func.count().filter(within(f.done_at)),
+        func.count().filter(unfinished, func.coalesce(f.escalate_at, f.due_at) < until),
+    ).where(f.created_at < until)
+    created, sent, done, overdue = (int(x) for x in session.execute(stmt).one())
+    return {"created": created, "sent": sent, "done": done, "overdue": overdue}
+
+
+def customer_retention(session: Session, period: retention.Period) -> dict[str, Any]:
+    known = session.execute(select(exists().where(Customer.updated_at.is_not(None)))).scalar_one()
+    churned = session.execute(
+        select(func.count()).where(
+            Customer.status == "cancelled", Customer.cancelled_at >= period.since, Customer.cancelled_at < period.until
+        )
+    ).scalar_one()
+    return {"crr": retention.crr(session, period) if known else None, "churned": int(churned)}

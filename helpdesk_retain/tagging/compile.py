@@ -1,0 +1,195 @@
+"""Compile rule packs into one Aho-Corasick automaton: every term of every pack, in every script variant.
+
+One key may carry several meanings (a negator in one pack, part of a rule in another). A term that starts
+with a letter or digit is stored with a leading space (the folded text starts with one and has punctuation as
+spaces), so the automaton itself enforces the left word boundary; each meaning records whether the right one
+is needed. Matching is leftmost-longest, so a longer term swallows the shorter ones inside it ("not working"
+wins over "not", "refund policy" over "refund"), except that rule meanings inside a longer key are inherited.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import ahocorasick_rs
+
+from .normalize import term_form
+from .packs import Pack, Rule, SignalRule
+from .variants import to_simplified, variants
+
+# meaning kinds
+NEG, BREAK, INFO, RHET, RESOLVED, NEUTRAL, TERM, NEAR_A, NEAR_B, UNLESS = range(10)
+COMPLAINT = "complaint"
+WEIGHTS = {"strong": 1.0, "medium": 1.0, "weak": 0.5}
+
+Meaning = tuple[int, int, bool]  # kind, ref (rule index / category index), right word boundary needed
+Placed = tuple[int, int, bool, int, int]  # a meaning at (start, end) offsets inside the matched key
+INHERITED = frozenset({TERM, NEAR_A, NEAR_B, UNLESS})
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    index: int
+    kind: str  # "complaint" or a signal name
+    weight: float
+    category: str | None
+    drop_in_questions: bool
+    drop_when_resolved: bool
+    negatable: bool
+    negation_window: int
+    window: int
+    any_order: bool
+    has_unless: bool
+    unless_window: int | None
+    name_after: bool
+
+
+@dataclass(frozen=True)
+class Compiled:
+    patterns: list[str]
+    meanings: list[tuple[Placed, ...]]
+    rules: list[CompiledRule]
+    categories: tuple[str, ...]
+    not_names: frozenset[str]
+    #: topic words per category, matched in a second pass only over texts that are complaints
+    topic_patterns: list[str]
+    topic_meanings: list[tuple[Placed, ...]]
+    #: the characters a word boundary is about (see ``is_word_char``), as a set for fast lookups
+    word_chars: frozenset[str]
+
+
+def is_word_char(ch: str) -> bool:
+    """Latin, Greek, Cyrillic letters and digits: the characters a word boundary is about (not CJK)."""
+    return ch.isalnum() and ch < "\u2e80"
+
+
+def has_cjk(text: str) -> bool:
+    return any("\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+class Compiler:
+    def __init__(self, categories: tuple[str, ...]) -> None:
+        self.keys: dict[str, list[Meaning]] = defaultdict(list)
+        self.topic_keys: dict[str, list[Meaning]] = defaultdict(list)
+        self.rules: list[CompiledRule] = []
+        self.categories = categories
+        self.not_names: set[str] = set()
+
+    def add(self, term: str, kind: int, ref: int = 0, *, topic: bool = False) -> None:
+        key = term_form(term.strip("*"))
+        if not key:
+            return
+        pad = " " if not term.startswith("*") and is_word_char(key[0]) else ""
+        right = not term.endswith("*") and is_word_char(key[-1])
+        spellings = variants(to_simplified(key)) if has_cjk(key) else [key]
+        keys = self.topic_keys if topic else self.keys
+        for spelling in spellings:
+            meaning = (kind, ref, right)
+            if meaning not in keys[pad + spelling]:
+                keys[pad + spelling].append(meaning)
+
+    def add_pack(self, pack: Pack, integration_words: list[str]) -> None:
+        lex = pack.lexicon
+        for words, kind in (
+            (lex.negators, NEG),
+            (lex.clause_breaks, BREAK),
+            (lex.info_questions, INFO),
+            (lex.rhetorical, RHET),
+            (lex.resolved, RESOLVED),
+            (lex.neutral, NEUTRAL),
+        ):
+            for word in words:
+                self.add(word, kind)
+        self.not_names.update(w.casefold() for w in lex.not_names)
+        for category, words in pack.topics.items():
+            for word in words:
+                self.add(word, TERM, self.categories.index(category), topic=True)
+        for rule in pack.complaint:
+            strength = rule.strength
+            self._add_rule(rule, pack, COMPLAINT, WEIGHTS[strength], rule.category, strength != "strong", [])
+        for signal in pack.signal:
+            unless = integration_words if signal.signal == "competitor_mention" and not signal.unless else []
+            self._add_rule(signal, pack, signal.signal, 0.0, None, signal.questions == "drop", unless)
+
+    def _add_rule(
+        self, rule: Rule, pack: Pack, kind: str, weight: float, category: str | None, soft: bool, unless: list[str]
+    ) -> None:
+        index = len(self.rules)
+        extra_unless = list(unless)
+        self.rules.append(
+            CompiledRule(
+                index=index,
+                kind=kind,
+                weight=weight,
+                category=category,
+                drop_in_questions=soft,
+                drop_when_resolved=kind == COMPLAINT and soft,
+                negatable=rule.negatable,
+                negation_window=pack.negation_window,
+                window=rule.window,
+                any_order=rule.any_order,
+                has_unless=bool(rule.unless or extra_unless),
+                unless_window=rule.unless_window if rule.unless else (2 if extra_unless else None),
+                name_after=isinstance(rule, SignalRule) and rule.name_after,
+            )
+        )
+        for term in rule.terms:
+            self.add(term, TERM, index)
+        if rule.near is not None:
+            for term in rule.near[0]:
+                self.add(term, NEAR_A, index)
+            for term in rule.near[1]:
+                self.add(term, NEAR_B, index)
+        for term in (*rule.unless, *extra_unless):
+            self.add(term, UNLESS, index)
+
+    def build(self) -> Compiled:
+        patterns = list(self.keys)
+        meanings = inherit_meanings(patterns, [self.keys[p] for p in patterns])
+        topics = list(self.topic_keys)
+        topic_meanings = [tuple((*m, _pad(t), len(t)) for m in self.topic_keys[t]) for t in topics]
+        return Compiled(
+            patterns,
+            meanings,
+            self.rules,
+            self.categories,
+            frozenset(self.not_names),
+            topics,
+            topic_meanings,
+            frozenset(ch for ch in map(chr, range(0x2E80)) if is_word_char(ch)),
+        )
+
+
+def inherit_meanings(patterns: list[str], own: list[list[Meaning]]) -> list[tuple[Placed, ...]]:
+    """Each key's meanings, plus the rule meanings of every key found inside it, at their offsets.
+
+    Leftmost-longest matching reports one key per span, so "charged twice" would hide the "charged" of a
+    near-rule. Inheriting lets both count, while neutral keys ("refund policy") still swallow what they hold
+    and modifiers inside a cue ("not" in "not working", "resolved" in "not resolved") stay inert.
+    """
+    finder = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
+    placed: list[tuple[Placed, ...]] = []
+    for index, key in enumerate(patterns):
+        mine = [(*m, _pad(key), len(key)) for m in own[index]]
+        if not any(m[0] == NEUTRAL for m in own[index]):
+            for inner, start, end in finder.find_matches_as_indexes(key, overlapping=True):
+                if inner == index:
+                    continue
+                pad = _pad(patterns[inner])
+                mine += [(*m, start + pad, end) for m in own[inner] if m[0] in INHERITED]
+        placed.append(tuple(dict.fromkeys(mine)))
+    return placed
+
+
+def _pad(key: str) -> int:
+    """1 when the key starts with its word-boundary space (the word itself starts one further)."""
+    return 1 if key.startswith(" ") else 0
+
+
+def compile_packs(packs: list[Pack], categories: tuple[str, ...]) -> Compiled:
+    integration_words = [w for p in packs for w in p.lexicon.integration_words]
+    compiler = Compiler(categories)
+    for pack in packs:
+        compiler.add_pack(pack, integration_words)
+    return compiler.build()

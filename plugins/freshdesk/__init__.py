@@ -1,0 +1,1 @@
+"""Freshdesk: automation-rule webhooks, authenticated by a shared secret (Freshdesk signs nothing)."""

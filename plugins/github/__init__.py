@@ -1,0 +1,1 @@
+"""GitHub: issue state changes (fixed, won't fix, reopened) for bug follow-ups."""

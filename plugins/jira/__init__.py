@@ -1,0 +1,1 @@
+"""Jira Cloud: issue state changes (fixed, won't fix, reopened) for bug follow-ups."""

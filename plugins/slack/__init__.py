@@ -1,0 +1,1 @@
+"""Slack notifier: posts to an incoming-webhook URL."""

@@ -1,0 +1,1 @@
+"""Stripe: subscription and customer events feed customer status and MRR, to verify saves."""
