@@ -82,4 +82,3 @@ def test_a_bad_notify_section_stops_startup_naming_the_key(table, problem):
     with pytest.raises(ConfigError) as caught:
         settings_from_dict({"notify": table}, environ={})
     assert any(line.startswith(problem) for line in caught.value.problems), caught.value.problems
-
