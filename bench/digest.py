@@ -46,6 +46,7 @@ from helpdesk_retain.digest.render import render  # noqa: E402
 from helpdesk_retain.digest.send import figures_json  # noqa: E402
 from helpdesk_retain.digest.weeks import IsoWeek  # noqa: E402
 from helpdesk_retain.models import metadata  # noqa: E402
+from helpdesk_retain.retention import Period  # noqa: E402
 
 TICKETS, CUSTOMERS, SIGNALS, SAVES, FOLLOWUPS = 1_000_000, 200_000, 40_000, 20_000, 20_000
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -249,6 +250,37 @@ def replay(engine: Engine, statements: list[tuple[str, Any]]) -> Callable[[], No
     return run
 
 
+def sections(session: Session, settings: Any) -> dict[str, float]:
+    """Where the time goes: each part of ``week_figures`` alone, in milliseconds."""
+    from helpdesk_retain.digest import business, complaints, figures, risk
+
+    zone = settings.digest.timezone
+    weeks = [WEEK.shift(k - 7) for k in range(8)]
+    bounds = [w.bounds(zone)[0] for w in weeks] + [WEEK.bounds(zone)[1]]
+    since, until = bounds[-2], bounds[-1]
+    parts: dict[str, Callable[[], Any]] = {
+        "at risk": lambda: risk.at_risk(session, settings, until),
+        "TAT attainment x 8 weeks": lambda: figures.tat(session, settings, bounds, NOW),
+        "first-response percentiles": lambda: business.first_response_stats(session, settings, since, until),
+        "tickets and complaints x 8 weeks": lambda: figures.ticket_volume(session, bounds),
+        "evidence phrases": lambda: complaints.top_evidence(session, since, until, 8),
+        "saves x 8 weeks": lambda: figures.saves_section(session, settings, bounds),
+        "follow-ups": lambda: figures.followups(session, since, until),
+        "retention": lambda: figures.customer_retention(session, Period(since, until)),
+    }
+    out = {}
+    for name, part in parts.items():
+        session.execute(text("SET LOCAL jit = off"))
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            part()
+            times.append(time.perf_counter() - started)
+        session.rollback()
+        out[name] = statistics.median(times) * 1000
+    return out
+
+
 def measure(engine: Engine, loaded: dict[str, int], load_seconds: float) -> str:
     settings = settings_from_dict(SETTINGS, environ={})
     with Session(engine) as session:
@@ -266,6 +298,7 @@ def measure(engine: Engine, loaded: dict[str, int], load_seconds: float) -> str:
         figure_seconds = median_seconds(figures)
         raw_seconds = min(raw_seconds, median_seconds(baseline))  # measured before and after, the better one
         result = figures_json(figures())
+        parts = sections(session, settings)
     render_seconds = median_seconds(lambda: render(result, "en"))
     ratio = figure_seconds / raw_seconds
     ok = figure_seconds < TARGET_SECONDS and ratio <= TARGET_RATIO
@@ -277,6 +310,7 @@ def measure(engine: Engine, loaded: dict[str, int], load_seconds: float) -> str:
             f"raw SQL alone (baseline, same statements on a bare psycopg connection): {raw_seconds * 1000:.0f} ms",
             f"week_figures: {figure_seconds * 1000:.0f} ms median of {RUNS} = {ratio:.2f}x the raw SQL "
             f"{'PASS' if ok else 'FAIL'} (< {TARGET_SECONDS:.0f} s and <= {TARGET_RATIO:.0f}x)",
+            "sections (ms, median of 3): " + ", ".join(f"{name} {ms:.0f}" for name, ms in parts.items()),
             f"render (3 charts, HTML with inlined CSS, text): {render_seconds * 1000:.0f} ms (information)",
             f"figures: received {result['tickets']['received']}, complaints {c['count']} "
             f"({c['change_percent']}% vs 4-week average), at risk {result['at_risk']['count']}, saves {s['count']}, "
