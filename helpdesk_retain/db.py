@@ -6,6 +6,7 @@ scheduler thread of ``serve`` can share one file. PostgreSQL uses psycopg 3.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -42,7 +43,10 @@ def make_engine(
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, **(connect_args or {})})
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms))
-        event.listen(engine, "begin", _sqlite_begin)
+        writer = _WriterLock(busy_timeout_ms / 1000)
+        event.listen(engine, "begin", writer.begin)
+        event.listen(engine, "commit", writer.end)
+        event.listen(engine, "rollback", writer.end)
         return engine
     return create_engine(
         url,
@@ -66,10 +70,35 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None
     cur.close()
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
-    # failing with "database is locked" when a read transaction tries to upgrade to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterLock:
+    """SQLite allows one writer at a time. Every transaction starts with BEGIN IMMEDIATE, which takes the
+    write lock up front, so two writers queue instead of failing with "database is locked" when a read
+    transaction tries to upgrade to a write.
+
+    Threads of one process queue on a Python lock first: SQLite's busy handler polls with sleeps of 1 to
+    100 ms, so a thread waiting on it sleeps long after the lock is free, while a thread waiting on the
+    Python lock wakes when it is released. Other processes still queue on ``busy_timeout``. The lock is
+    taken with the same timeout and then skipped (SQLite's own wait decides), so a thread that opens a
+    second connection while it holds a first one gets SQLite's "database is locked", not a deadlock.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout = timeout
+
+    def begin(self, conn: Any) -> None:
+        held = self._lock.acquire(timeout=self._timeout)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if held:
+                self._lock.release()
+            raise
+        conn.info["writer_lock"] = held
+
+    def end(self, conn: Any) -> None:
+        if conn.info.pop("writer_lock", False):
+            self._lock.release()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .db import session_scope
 from .events import Event, utcnow
-from .ingest import Context, apply_events
+from .ingest import Context, apply_events, finish_apply
 from .integrations import Integration, IntegrationError, UnsupportedEvent
 from .models import Delivery
 from .runtime import Runtime
@@ -95,7 +95,9 @@ def _parse_line(
 def _apply_batch(rt: Runtime, source: str, batch: list[Line], summary: ImportSummary, rejects: IO[str]) -> None:
     try:
         with session_scope(rt.sessions) as session:
-            counts = [_apply_line(rt, session, source, line) for line in batch]
+            counts = [_apply_line(rt, session, source, line, finish=False) for line in batch]
+            if any(counts):  # work the steps leave for the end, done once for the whole batch
+                finish_apply(Context(session, rt.settings, source, rt.source_config(source), utcnow()), rt.steps)
     except IntegrationError:
         raise
     except Exception:
@@ -124,7 +126,7 @@ def _apply_one_by_one(rt: Runtime, source: str, batch: list[Line], summary: Impo
             summary.duplicate += 1 - applied
 
 
-def _apply_line(rt: Runtime, session, source: str, line: Line) -> int:  # noqa: ANN001
+def _apply_line(rt: Runtime, session, source: str, line: Line, *, finish: bool = True) -> int:  # noqa: ANN001
     now = utcnow()
     row_id = insert_ignore(
         session,
@@ -143,7 +145,6 @@ def _apply_line(rt: Runtime, session, source: str, line: Line) -> int:  # noqa: 
     )
     if row_id is None:
         return 0
-    integration = rt.integrations.get(source)
-    ctx = Context(session, rt.settings, source, integration.config if integration else None, now, row_id)
-    apply_events(ctx, line.events, rt.steps)
+    ctx = Context(session, rt.settings, source, rt.source_config(source), now, row_id)
+    apply_events(ctx, line.events, rt.steps, finish=finish)
     return 1

@@ -74,7 +74,7 @@ def accept(
         )
         if row_id is None:
             return Accepted("duplicate", key, None, 0)
-        ctx = Context(session, rt.settings, source, _config(rt, source), now, delivery_row_id=row_id)
+        ctx = Context(session, rt.settings, source, rt.source_config(source), now, delivery_row_id=row_id)
         apply_events(ctx, events, rt.steps)
     return Accepted("accepted", key, row_id, len(events))
 
@@ -112,11 +112,6 @@ def keep_dead_letter(
     return row_id
 
 
-def _config(rt: Runtime, source: str):  # noqa: ANN202 - IntegrationConfig | None
-    integration = rt.integrations.get(source)
-    return integration.config if integration else None
-
-
 def parse_stored(rt: Runtime, row: Delivery) -> list[Event]:
     integration = rt.integrations.get(row.source)
     if integration is None:
@@ -147,7 +142,7 @@ def replay(rt: Runtime, row_id: int, now: datetime | None = None) -> str:
         ).rowcount
         if claimed != 1:
             return "not dead"
-        ctx = Context(session, rt.settings, row.source, _config(rt, row.source), now, delivery_row_id=row_id)
+        ctx = Context(session, rt.settings, row.source, rt.source_config(row.source), now, delivery_row_id=row_id)
         savepoint = session.begin_nested()
         try:
             apply_events(ctx, events, rt.steps)

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -56,11 +57,17 @@ class Context:
     delivery_row_id: int | None = None
     #: tickets touched in this apply, so steps can batch work per ticket
     touched: dict[int, Ticket] = field(default_factory=dict)
+    #: the ticket fields the current ticket event changed ("created" when it inserted the ticket), so a step
+    #: can skip work when what it reads did not change: vendors resend the whole ticket with every event,
+    #: so "the event carries a subject" does not mean "the subject changed"
+    changed: set[str] = field(default_factory=set)
 
 
 TicketStep = Callable[[Context, Ticket, TicketEvent], None]
 IssueStep = Callable[[Context, IssueEvent], None]
 CustomerStep = Callable[[Context, Customer, CustomerEvent], None]
+#: runs once when an apply (a delivery, or a whole import batch) is done, before its transaction commits
+FinishStep = Callable[[Context], None]
 
 
 @dataclass
@@ -68,11 +75,13 @@ class Steps:
     ticket: list[TicketStep] = field(default_factory=list)
     issue: list[IssueStep] = field(default_factory=list)
     customer: list[CustomerStep] = field(default_factory=list)
+    finish: list[FinishStep] = field(default_factory=list)
 
 
 def default_steps() -> Steps:
     """The feature steps, in order. Core modules only: integrations never appear here."""
     from . import buglinks, saves
+    from .tagging.step import finish_step as tagging_finish
     from .tagging.step import ticket_step as tagging_step
     from .tat.store import recompute_step as tat_step  # after tagging: a complaint category can pick the policy
 
@@ -80,11 +89,15 @@ def default_steps() -> Steps:
         ticket=[tagging_step, buglinks.link_ticket, saves.ticket_step, tat_step],
         issue=[buglinks.apply_issue],
         customer=[saves.customer_step],
+        finish=[tagging_finish],
     )
 
 
-def apply_events(ctx: Context, events: list[Event], steps: Steps) -> int:
-    """Apply ``events`` in order; returns how many were applied."""
+def apply_events(ctx: Context, events: list[Event], steps: Steps, *, finish: bool = True) -> int:
+    """Apply ``events`` in order; returns how many were applied.
+
+    ``finish=False`` leaves the finish steps to the caller, who must call ``finish_apply`` in the same
+    transaction (the importer does, once per batch of lines)."""
     for ev in events:
         if isinstance(ev, TicketEvent):
             ticket = upsert_ticket(ctx, ev)
@@ -97,7 +110,14 @@ def apply_events(ctx: Context, events: list[Event], steps: Steps) -> int:
             customer = upsert_customer(ctx, ev)
             for customer_step in steps.customer:
                 customer_step(ctx, customer, ev)
+    if finish:
+        finish_apply(ctx, steps)
     return len(events)
+
+
+def finish_apply(ctx: Context, steps: Steps) -> None:
+    for finish_step in steps.finish:
+        finish_step(ctx)
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -122,10 +142,9 @@ def _get_or_create_customer(
     cache: dict[str, Customer] = session.info.setdefault("customers_by_key", {})
     if key in cache:
         return cache[key]
-    stmt = select(Customer).where(Customer.key == key)
-    customer = session.execute(stmt).scalar_one_or_none()
+    customer = session.execute(_customer_query(), {"key": key}).scalar_one_or_none()
     if customer is None and id_key is not None:
-        customer = session.execute(select(Customer).where(Customer.key == id_key)).scalar_one_or_none()
+        customer = session.execute(_customer_query(), {"key": id_key}).scalar_one_or_none()
         if customer is not None:
             customer.key, customer.email = key, email.strip().lower() if email else None
             cache.pop(id_key, None)
@@ -133,9 +152,14 @@ def _get_or_create_customer(
     if customer is None:  # insert-or-nothing, then read: a concurrent creator wins without an error
         values = {"key": key, "email": email.strip().lower() if email else None, "status": "active", "created_at": at}
         insert_ignore(session, Customer.__table__, values, ["key"])
-        customer = session.execute(stmt).scalar_one()
+        customer = session.execute(_customer_query(), {"key": key}).scalar_one()
     cache[key] = customer
     return customer
+
+
+@cache
+def _customer_query() -> Select[Any]:
+    return select(Customer).where(Customer.key == bindparam("key"))
 
 
 def customer_for_requester(ctx: Context, person: Person | None, at: datetime) -> Customer | None:
@@ -180,42 +204,75 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
     session = ctx.session
     at = ev.updated_at or ev.occurred_at
     created = ev.created_at or (ev.occurred_at if ev.kind == "ticket.created" else at)
-    # the common case is an update of a known ticket: one locking SELECT; only a miss pays for the insert
-    stmt = select(Ticket).where(Ticket.source == ctx.source, Ticket.external_id == ev.external_id).with_for_update()
-    ticket = session.execute(stmt).scalar_one_or_none()
-    new_id = None if ticket is not None else insert_ignore(
-        session,
-        Ticket.__table__,
-        {
-            "source": ctx.source,
-            "external_id": ev.external_id,
-            "status": "new",
-            "tags": [],
-            "custom_fields": {},
-            "created_at": created,
-            "updated_at": at,
-            "first_seen_at": ctx.now,
-            "complaint_evidence": [],
-            "complaint_source": "rules",
-            "is_complaint": False,
-        },
-        ["source", "external_id"],
+    # the common case is an update of a known ticket: one locking SELECT (with its customer, who is usually
+    # the event's requester); only a miss pays for the insert
+    key = {"source": ctx.source, "external_id": ev.external_id}
+    ticket = _load_ticket(session, key)
+    new_id = (
+        None
+        if ticket is not None
+        else insert_ignore(
+            session,
+            Ticket.__table__,
+            {
+                "source": ctx.source,
+                "external_id": ev.external_id,
+                "status": "new",
+                "tags": [],
+                "custom_fields": {},
+                "created_at": created,
+                "updated_at": at,
+                "first_seen_at": ctx.now,
+                "complaint_evidence": [],
+                "complaint_source": "rules",
+                "is_complaint": False,
+            },
+            ["source", "external_id"],
+        )
     )
     if ticket is None:
-        ticket = session.execute(stmt).scalar_one()
+        ticket = _load_ticket(session, key)
+        assert ticket is not None  # inserted above, or by a concurrent transaction that has committed
     _merge_fields(ctx, ticket, ev, is_new=new_id is not None)
     _append_log(ctx, ticket, ev)
     ctx.touched[ticket.id or 0] = ticket
     return ticket
 
 
+@cache
+def _ticket_query() -> Select[Any]:
+    # built once: bind parameters carry the key, so SQLAlchemy reuses the compiled statement
+    return (
+        select(Ticket, Customer)
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.source == bindparam("source"), Ticket.external_id == bindparam("external_id"))
+        .with_for_update(of=Ticket)
+    )
+
+
+def _load_ticket(session: Session, key: dict[str, str]) -> Ticket | None:
+    """The ticket, locked; its customer (if any) joins the transaction's customer cache."""
+    row = session.execute(_ticket_query(), key).one_or_none()
+    if row is None:
+        return None
+    ticket, customer = row
+    if customer is not None:
+        session.info.setdefault("customers_by_key", {}).setdefault(customer.key, customer)
+    return ticket
+
+
 def _merge_fields(ctx: Context, ticket: Ticket, ev: TicketEvent, *, is_new: bool) -> None:
     at = ev.updated_at or ev.occurred_at
+    changed = ctx.changed = set()
+    if is_new:
+        changed.add("created")
     if ev.created_at is not None and ev.created_at < ticket.created_at:
         ticket.created_at = ev.created_at
+        changed.add("created_at")
     customer = customer_for_requester(ctx, ev.requester, ev.created_at or ev.occurred_at)
     if customer is not None and ticket.customer_id is None:
         ticket.customer_id = customer.id
+        changed.add("customer_id")
     stale = not is_new and at < ticket.updated_at
     if stale:
         log.info(
@@ -226,10 +283,15 @@ def _merge_fields(ctx: Context, ticket: Ticket, ev: TicketEvent, *, is_new: bool
         value = getattr(ev, name)
         if value is not None and getattr(ticket, name) != value:
             setattr(ticket, name, value)
+            changed.add(name)
     if ev.tags is not None and list(ev.tags) != ticket.tags:
         ticket.tags = list(ev.tags)
+        changed.add("tags")
     if ev.custom_fields:
-        ticket.custom_fields = {**ticket.custom_fields, **ev.custom_fields}
+        merged = {**ticket.custom_fields, **ev.custom_fields}
+        if merged != ticket.custom_fields:
+            ticket.custom_fields = merged
+            changed.add("custom_fields")
     if at > ticket.updated_at:
         ticket.updated_at = at
 

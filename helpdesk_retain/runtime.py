@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .config import ConfigError, Settings, format_errors
 from .db import make_engine, make_sessionmaker
 from .ingest import Steps, default_steps
-from .integrations import Integration, PluginLoadError, load_plugin
+from .integrations import Integration, IntegrationConfig, PluginLoadError, load_plugin
 from .metrics import Metrics
 
 
@@ -32,6 +32,11 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def source_config(self, source: str) -> IntegrationConfig | None:
+        """The configuration of the source's integration (None for a source no longer configured)."""
+        integration = self.integrations.get(source)
+        return integration.config if integration else None
 
 
 def build_integrations(settings: Settings) -> dict[str, Integration]:

@@ -25,5 +25,9 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], confli
     On PostgreSQL a concurrent insert of the same key waits for the other transaction and then returns
     None, so the unique constraint (not a check-then-insert) decides who wins a race.
     """
-    stmt = _insert_ignore_statement(session.get_bind().dialect.name, table, tuple(conflict))
-    return session.execute(stmt, values).scalar_one_or_none()
+    # a Core statement on the session's connection: no ORM execution layer and no autoflush (hot path of
+    # ingest). Pending ORM changes flush later, at the next ORM query or the commit: callers whose row could
+    # conflict with such a change flush first (see ``ingest._get_or_create_customer``).
+    connection = session.connection()
+    stmt = _insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
+    return connection.execute(stmt, values).scalar_one_or_none()

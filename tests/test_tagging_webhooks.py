@@ -6,9 +6,12 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from helpdesk_retain.db import session_scope
+from helpdesk_retain.importer import import_file
+from helpdesk_retain.models import Ticket
 from helpdesk_retain.models.tagging import RiskSignal
 
 EMAIL = "ana@example.com"
@@ -263,6 +266,36 @@ def test_a_late_delivered_earlier_ticket_moves_the_repeat_contact_to_the_third(s
     assert [r["signal"] for r in server.ticket("generic", "T-62")["risk"]].count("repeat_contact") == 1
     with session_scope(runtime.sessions) as session:
         assert session.execute(select(func.count()).where(RiskSignal.signal == "repeat_contact")).scalar_one() == 1
+
+
+@pytest.mark.parametrize("batch_size", [500, 2])
+def test_an_import_judges_repeat_contacts_as_webhooks_do_whatever_the_batches(runtime, tmp_path, batch_size):
+    events = [
+        ticket(tid, at=f"{day}T09:00:00Z", subject="Refund", description="I want a refund, charged twice.")
+        for tid, day in (("T-81", "2026-11-05"), ("T-82", "2026-11-09"), ("T-80", "2026-11-01"))
+    ]
+    events += [  # another customer: two tickets about the matter and a how-to are no repeat contact
+        ticket(tid, at=f"{day}T09:00:00Z", subject=subject, description=description, requester={"email": "bo@x.io"})
+        for tid, day, subject, description in (
+            ("T-90", "2026-11-02", "Billing", "You charged me twice again."),
+            ("T-91", "2026-11-03", "Hi", "How do I add a user?"),
+            ("T-92", "2026-11-04", "Billing", "You charged me twice again!"),
+            ("T-93", "2026-11-30", "Billing", "You charged me twice, third time."),  # outside the window
+        )
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    summary = import_file(runtime, path, "generic", tmp_path / "rejects.jsonl", batch_size=batch_size, progress=False)
+    assert summary.applied == len(events)
+    with session_scope(runtime.sessions) as session:
+        rows = session.execute(
+            select(Ticket.external_id, RiskSignal.evidence)
+            .join(Ticket, Ticket.id == RiskSignal.ticket_id)
+            .where(RiskSignal.signal == "repeat_contact")
+        ).all()
+    assert [(tid, evidence.split(" (")[0]) for tid, evidence in rows] == [
+        ("T-82", "contact 3 in 14 days about billing, refund request")
+    ]
 
 
 def test_competitor_names_come_from_config(start_server):

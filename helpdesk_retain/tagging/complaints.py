@@ -122,6 +122,6 @@ def save_complaint_time(
         return
     if at is not None and at != ticket.created_at:
         stmt = _upsert_complaint_time("postgresql" if is_postgres(session) else "sqlite")
-        session.execute(stmt, {"ticket_id": ticket_id, "complaint_at": at})
+        session.connection().execute(stmt, {"ticket_id": ticket_id, "complaint_at": at})  # no autoflush needed
     elif at is None and was_complaint:
         session.execute(update(ComplaintState).where(ComplaintState.ticket_id == ticket_id).values(complaint_at=None))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..config import TaggingSettings
 from ..models import Ticket
+from ..models.tagging import RiskSignal
 from .normalize import normalize
 from .signals import CONTACTS, Found, sync_signals
 from .tagger import Tagger
@@ -46,24 +47,36 @@ def describe(keys: frozenset[str]) -> str:
     return ", ".join(sorted(k.split(":", 1)[1] for k in keys))[:80]
 
 
+#: session.info key: tickets whose repeat contacts are re-judged when the apply (or import batch) finishes
+PENDING = "tagging.repeat_pending"
+
+
 @cache
 def _window_query() -> Select[Any]:
-    """A customer's tickets created in [low, high]; one statement object, so its compiled form is reused."""
+    """The tickets of some customers created in [low, high]; one statement object, so its compiled form is
+    reused (the customer list is an expanding bind parameter)."""
     return (
-        select(Ticket.id, Ticket.external_id, Ticket.created_at, Ticket.subject, Ticket.description)
+        select(Ticket.id, Ticket.customer_id, Ticket.external_id, Ticket.created_at, Ticket.subject, Ticket.description)
         .where(
-            Ticket.customer_id == bindparam("customer"),
+            Ticket.customer_id.in_(bindparam("customers", expanding=True)),
             Ticket.created_at >= bindparam("low", type_=Ticket.__table__.c.created_at.type),
             Ticket.created_at <= bindparam("high", type_=Ticket.__table__.c.created_at.type),
         )
-        .order_by(Ticket.created_at, Ticket.id)
+        .order_by(Ticket.customer_id, Ticket.created_at, Ticket.id)
+    )
+
+
+@cache
+def _contacts_query() -> Select[Any]:
+    return select(RiskSignal).where(
+        RiskSignal.ticket_id.in_(bindparam("tickets", expanding=True)), RiskSignal.source == CONTACTS
     )
 
 
 def update_repeat_contacts(
     session: Session, settings: TaggingSettings, tagger: Tagger, ticket: Ticket, *, fresh: bool = False
 ) -> None:
-    """Re-judge ``ticket`` and the customer's later tickets inside the window.
+    """Queue ``ticket`` to be re-judged, with the customer's later tickets inside the window, by ``finish``.
 
     A ``fresh`` ticket (inserted by this apply) without a matter can neither be nor make a repeat contact.
     """
@@ -71,13 +84,45 @@ def update_repeat_contacts(
         return
     if fresh and not matter(tagger, ticket.subject, ticket.description):
         return
+    pending: dict[int, tuple[Ticket, bool]] = session.info.setdefault(PENDING, {})
+    was_fresh = pending.get(ticket.id, (ticket, True))[1]
+    pending[ticket.id] = (ticket, fresh and was_fresh)
+
+
+def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
+    """Re-judge the queued tickets: one read of their customers' tickets and one of their stored signals,
+    however many tickets an import batch queued. Runs inside the apply's transaction, before it commits."""
+    pending: dict[int, tuple[Ticket, bool]] = session.info.pop(PENDING, {})
+    if not pending:
+        return
     window = timedelta(days=settings.repeat_contact_days)
-    bounds = {"customer": ticket.customer_id, "low": ticket.created_at - window, "high": ticket.created_at + window}
-    rows = session.execute(_window_query(), bounds).all()
-    matters = {row.id: matter(tagger, row.subject, row.description) for row in rows}
-    for row in rows:
-        if (row.created_at, row.id) < (ticket.created_at, ticket.id):
-            continue
+    queued = [t for t, _fresh in pending.values() if t.customer_id is not None]
+    bounds = {
+        "customers": sorted({t.customer_id for t in queued}),
+        "low": min(t.created_at for t in queued) - window,
+        "high": max(t.created_at for t in queued) + window,
+    }
+    by_customer: dict[int, list[Any]] = {}
+    for row in session.execute(_window_query(), bounds):  # autoflush: this apply's tickets are in it
+        by_customer.setdefault(row.customer_id, []).append(row)
+    judge: dict[int, Any] = {}
+    for t in queued:
+        for row in by_customer.get(t.customer_id or 0, []):
+            # the queued ticket and the customer's later tickets inside its window
+            if (t.created_at, t.id) <= (row.created_at, row.id) and row.created_at <= t.created_at + window:
+                judge[row.id] = row
+    # a ticket inserted by this apply has no stored signal; the others' are read in one statement
+    stored = [i for i in judge if not pending.get(i, (None, False))[1]]
+    existing: dict[int, list[RiskSignal]] = {i: [] for i in judge}
+    if stored:
+        for signal in session.execute(_contacts_query(), {"tickets": stored}).scalars():
+            existing[signal.ticket_id].append(signal)
+    matters: dict[int, frozenset[str]] = {}
+    for row_id, row in sorted(judge.items(), key=lambda item: (item[1].created_at, item[0])):
+        rows = by_customer[row.customer_id]
+        for r in rows:
+            if r.id not in matters:
+                matters[r.id] = matter(tagger, r.subject, r.description)
         same = [
             earlier
             for earlier in rows
@@ -94,4 +139,4 @@ def update_repeat_contacts(
                 f" (after {before})"
             )
             found.append(Found("repeat_contact", CONTACTS, evidence, row.created_at))
-        sync_signals(session, row.id, found, contacts=True, existing=[] if fresh and row.id == ticket.id else None)
+        sync_signals(session, row_id, found, contacts=True, existing=existing[row_id])

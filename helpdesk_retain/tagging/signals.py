@@ -73,4 +73,5 @@ def add_signals(session: Session, ticket_id: int, found: list[Found]) -> None:
         {"ticket_id": ticket_id, "signal": f.signal, "source": f.source, "evidence": f.evidence, "at": f.at}
         for f in found
     ]
-    session.execute(_insert_signal("postgresql" if is_postgres(session) else "sqlite"), rows)
+    # on the session's connection: rows of other tables need no autoflush first (hot path of ingest)
+    session.connection().execute(_insert_signal("postgresql" if is_postgres(session) else "sqlite"), rows)

@@ -33,6 +33,7 @@ from .complaints import (
     tag_override,
 )
 from .matcher import TextTags
+from .repeat import finish as finish_repeat_contacts
 from .repeat import update_repeat_contacts
 from .signals import Found, add_signals, sync_signals
 from .tagger import tagger_for
@@ -42,30 +43,38 @@ TAGGED = "tagging.tagged"
 Text = tuple[str, str, datetime]
 
 
+#: ticket fields whose change makes the step re-read the ticket (the texts, the override tags, the customer)
+TEXT_FIELDS = frozenset({"subject", "description"})
+READ_FIELDS = TEXT_FIELDS | {"tags", "customer_id", "created_at"}
+
+
 def ticket_step(ctx: Context, ticket: Ticket, ev: TicketEvent) -> None:
-    """Ingest step (registered in ``ingest.default_steps``)."""
+    """Ingest step (registered in ``ingest.default_steps``).
+
+    Works from what the event changed (``ctx.changed``), not from what it carries: help desks resend the
+    whole ticket with every comment, and re-reading an unchanged subject would re-read every comment too.
+    """
     tagged: set[int] = ctx.session.info.setdefault(TAGGED, set())
     fresh = ticket.first_seen_at == ctx.now and ticket.id not in tagged
-    if not (fresh or _may_change(ev)):
+    reread = bool(ctx.changed & READ_FIELDS)
+    if not (fresh or reread or _customer_said(ev.comment)):
         return
     tagged.add(ticket.id or 0)
     text_at = ticket.created_at if fresh or ev.kind == "ticket.created" else (ev.updated_at or ev.occurred_at)
-    only_comment = not fresh and ev.comment is not None and ev.subject is None and ev.description is None
-    if only_comment and ev.tags is None and ticket.complaint_source == "rules":
+    only_comment = not fresh and not reread and ev.comment is not None
+    if only_comment and ticket.complaint_source == "rules":
         add_comment(ctx.session, ctx.settings, ticket, ev.comment)
     else:
         comment = ev.comment if fresh or only_comment else None
         config = ctx.source_config
         retag_ticket(ctx.session, ctx.settings, config, ticket, text_at=text_at, fresh=fresh, comment=comment)
-    if fresh or ev.subject is not None or ev.description is not None:
+    if fresh or ctx.changed & (TEXT_FIELDS | {"customer_id", "created_at"}):
         update_repeat_contacts(ctx.session, ctx.settings.tagging, tagger_for(ctx.settings), ticket, fresh=fresh)
 
 
-def _may_change(ev: TicketEvent) -> bool:
-    """False only for events that carry no text, tags or customer the tagging reads (an agent's reply)."""
-    if ev.subject is not None or ev.description is not None or ev.tags is not None or ev.requester is not None:
-        return True
-    return _customer_said(ev.comment)
+def finish_step(ctx: Context) -> None:
+    """Finish step (registered in ``ingest.default_steps``): the repeat contacts queued by this apply."""
+    finish_repeat_contacts(ctx.session, ctx.settings.tagging, tagger_for(ctx.settings))
 
 
 def _customer_said(comment: Comment | None) -> bool:
