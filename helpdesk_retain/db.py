@@ -47,6 +47,8 @@ def make_engine(
         event.listen(engine, "begin", writer.begin)
         event.listen(engine, "commit", writer.end)
         event.listen(engine, "rollback", writer.end)
+        event.listen(engine, "checkin", writer.pool_end)
+        event.listen(engine, "invalidate", writer.pool_end)
         return engine
     return create_engine(
         url,
@@ -85,6 +87,9 @@ class _WriterLock:
     def __init__(self, timeout: float) -> None:
         self._lock = threading.Lock()
         self._timeout = timeout
+        # the holder (Connection and its DBAPI connection); only the holding thread sets or clears them
+        self._holder: Any = None
+        self._holder_dbapi: Any = None
 
     def begin(self, conn: Any) -> None:
         held = self._lock.acquire(timeout=self._timeout)
@@ -94,11 +99,21 @@ class _WriterLock:
             if held:
                 self._lock.release()
             raise
-        conn.info["writer_lock"] = held
+        if held:
+            self._holder, self._holder_dbapi = conn, conn.connection.dbapi_connection
 
     def end(self, conn: Any) -> None:
-        if conn.info.pop("writer_lock", False):
-            self._lock.release()
+        if self._holder is not None and self._holder is conn:
+            self._release()
+
+    def pool_end(self, dbapi_conn: Any, *_args: Any) -> None:
+        # a connection checked in or invalidated mid-transaction must not keep the lock
+        if self._holder_dbapi is not None and self._holder_dbapi is dbapi_conn:
+            self._release()
+
+    def _release(self) -> None:
+        self._holder = self._holder_dbapi = None
+        self._lock.release()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
