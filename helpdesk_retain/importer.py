@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .db import session_scope
 from .events import Event, utcnow
-from .ingest import Context, apply_events, finish_apply
+from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, UnsupportedEvent
 from .models import Delivery
 from .runtime import Runtime
@@ -95,6 +95,7 @@ def _parse_line(
 def _apply_batch(rt: Runtime, source: str, batch: list[Line], summary: ImportSummary, rejects: IO[str]) -> None:
     try:
         with session_scope(rt.sessions) as session:
+            preload(session, source, [ev for line in batch for ev in line.events])
             counts = [_apply_line(rt, session, source, line, finish=False) for line in batch]
             if any(counts):  # work the steps leave for the end, done once for the whole batch
                 finish_apply(Context(session, rt.settings, source, rt.source_config(source), utcnow()), rt.steps)

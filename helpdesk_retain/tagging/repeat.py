@@ -9,9 +9,11 @@ signal have no matter (three how-to questions are not a repeat contact). The sig
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -29,7 +31,25 @@ MATTER_SIGNALS = frozenset(
 )
 
 
+#: per tagger, matters by a digest of (subject, description): a customer's earlier tickets are re-read whenever
+#: a new one arrives, and tagging them again would cost more than everything else the import does per event
+_MATTERS: WeakKeyDictionary[Tagger, dict[bytes, frozenset[str]]] = WeakKeyDictionary()
+MATTER_CACHE_SIZE = 50_000  # entries of ~200 bytes; emptied when full
+
+
 def matter(tagger: Tagger, subject: str | None, description: str | None) -> frozenset[str]:
+    """What the subject and description are about (see the module docstring); memoised per tagger."""
+    digest = hashlib.blake2b(f"{subject}\x00{description}".encode(), digest_size=16).digest()
+    known = _MATTERS.setdefault(tagger, {})
+    found = known.get(digest)
+    if found is None:
+        if len(known) >= MATTER_CACHE_SIZE:
+            known.clear()
+        found = known[digest] = _matter(tagger, subject, description)
+    return found
+
+
+def _matter(tagger: Tagger, subject: str | None, description: str | None) -> frozenset[str]:
     keys: set[str] = set()
     for text in (subject, description):
         tags = tagger.tag(text)
@@ -118,25 +138,30 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
         for signal in session.execute(_contacts_query(), {"tickets": stored}).scalars():
             existing[signal.ticket_id].append(signal)
     matters: dict[int, frozenset[str]] = {}
-    for row_id, row in sorted(judge.items(), key=lambda item: (item[1].created_at, item[0])):
-        rows = by_customer[row.customer_id]
-        for r in rows:
-            if r.id not in matters:
-                matters[r.id] = matter(tagger, r.subject, r.description)
-        same = [
-            earlier
-            for earlier in rows
-            if (earlier.created_at, earlier.id) < (row.created_at, row.id)
-            and earlier.created_at > row.created_at - window
-            and matters[earlier.id] & matters[row.id]
-        ]
-        found = []
-        if matters[row.id] and len(same) + 1 >= settings.repeat_contact_count:
-            shared = frozenset().union(*(matters[e.id] & matters[row.id] for e in same))
-            before = ", ".join(e.external_id for e in same[-5:])
-            evidence = (
-                f"contact {len(same) + 1} in {settings.repeat_contact_days} days about {describe(shared)}"
-                f" (after {before})"
-            )
-            found.append(Found("repeat_contact", CONTACTS, evidence, row.created_at))
-        sync_signals(session, row_id, found, contacts=True, existing=existing[row_id])
+
+    def about(row: Any) -> frozenset[str]:
+        if row.id not in matters:
+            matters[row.id] = matter(tagger, row.subject, row.description)
+        return matters[row.id]
+
+    for rows in by_customer.values():  # each customer's rows in (created_at, id) order
+        for position, row in enumerate(rows):
+            if row.id not in judge:
+                continue
+            mine, same = about(row), []
+            earlier = position - 1
+            while mine and earlier >= 0 and rows[earlier].created_at > row.created_at - window:
+                if about(rows[earlier]) & mine:
+                    same.append(rows[earlier])
+                earlier -= 1
+            same.reverse()
+            found = []
+            if mine and len(same) + 1 >= settings.repeat_contact_count:
+                shared = frozenset().union(*(about(e) & mine for e in same))
+                before = ", ".join(e.external_id for e in same[-5:])
+                evidence = (
+                    f"contact {len(same) + 1} in {settings.repeat_contact_days} days about {describe(shared)}"
+                    f" (after {before})"
+                )
+                found.append(Found("repeat_contact", CONTACTS, evidence, row.created_at))
+            sync_signals(session, row.id, found, contacts=True, existing=existing[row.id])
