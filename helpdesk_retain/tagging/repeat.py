@@ -22,7 +22,7 @@ from ..config import TaggingSettings
 from ..models import Ticket
 from ..models.tagging import RiskSignal
 from .normalize import normalize
-from .signals import CONTACTS, Found, sync_signals
+from .signals import CONTACTS, Found, add_many, sync_signals
 from .tagger import Tagger
 
 #: signals that say what a ticket is about (a competitor mention or a repeat contact does not)
@@ -144,6 +144,7 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
             matters[row.id] = matter(tagger, row.subject, row.description)
         return matters[row.id]
 
+    added: list[tuple[int, Found]] = []
     for rows in by_customer.values():  # each customer's rows in (created_at, id) order
         for position, row in enumerate(rows):
             if row.id not in judge:
@@ -164,4 +165,8 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
                     f" (after {before})"
                 )
                 found.append(Found("repeat_contact", CONTACTS, evidence, row.created_at))
-            sync_signals(session, row.id, found, contacts=True, existing=existing[row.id])
+            if existing[row.id]:
+                sync_signals(session, row.id, found, contacts=True, existing=existing[row.id])
+            else:  # nothing stored to compare with: insert with the others, in one statement
+                added += [(row.id, f) for f in found]
+    add_many(session, added)

@@ -67,11 +67,16 @@ def _insert_signal(dialect_name: str) -> Insert:
 
 def add_signals(session: Session, ticket_id: int, found: list[Found]) -> None:
     """Insert ``found``; rows that exist already (a re-delivery) are left alone."""
+    add_many(session, [(ticket_id, f) for f in found])
+
+
+def add_many(session: Session, found: list[tuple[int, Found]]) -> None:
+    """``add_signals`` for several tickets at once: one statement."""
     if not found:
         return
     rows = [
         {"ticket_id": ticket_id, "signal": f.signal, "source": f.source, "evidence": f.evidence, "at": f.at}
-        for f in found
+        for ticket_id, f in found
     ]
     # on the session's connection: rows of other tables need no autoflush first (hot path of ingest)
     session.connection().execute(_insert_signal("postgresql" if is_postgres(session) else "sqlite"), rows)
