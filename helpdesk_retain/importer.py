@@ -12,9 +12,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from .db import session_scope
@@ -95,8 +98,13 @@ def _parse_line(
 def _apply_batch(rt: Runtime, source: str, batch: list[Line], summary: ImportSummary, rejects: IO[str]) -> None:
     try:
         with session_scope(rt.sessions) as session:
-            preload(session, source, [ev for line in batch for ev in line.events])
-            counts = [_apply_line(rt, session, source, line, finish=False) for line in batch]
+            row_ids = _record_deliveries(session, source, batch)
+            applied = [line for line, row_id in zip(batch, row_ids, strict=True) if row_id]
+            preload(session, source, [ev for line in applied for ev in line.events])
+            counts = [
+                _apply_line(rt, session, source, line, finish=False, row_id=row_id) if row_id else 0
+                for line, row_id in zip(batch, row_ids, strict=True)
+            ]
             if any(counts):  # work the steps leave for the end, done once for the whole batch
                 finish_apply(Context(session, rt.settings, source, rt.source_config(source), utcnow()), rt.steps)
     except IntegrationError:
@@ -127,23 +135,52 @@ def _apply_one_by_one(rt: Runtime, source: str, batch: list[Line], summary: Impo
             summary.duplicate += 1 - applied
 
 
-def _apply_line(rt: Runtime, session, source: str, line: Line, *, finish: bool = True) -> int:  # noqa: ANN001
+def _delivery(source: str, line: Line, now: datetime) -> dict[str, Any]:
+    return {
+        "source": source,
+        "delivery_id": line.key,
+        "received_at": now,
+        "body": None,
+        "headers": {},
+        "state": "processed",
+        "events": len(line.events),
+        "processed_at": now,
+    }
+
+
+def _record_deliveries(session: Session, source: str, batch: list[Line]) -> list[int | None]:
+    """Insert the inbox rows of the batch's new lines in one statement; per line, its row id (None: a duplicate).
+
+    Lines already in the inbox (an earlier import of the file) and repeats of a line within the batch are
+    left out: they are duplicates. A concurrent import of the same lines makes the INSERT fail on the unique
+    constraint, and the batch is then applied line by line (``_apply_one_by_one``), where the constraint
+    decides each line.
+    """
+    keys = list(dict.fromkeys(line.key for line in batch))
+    stmt = select(Delivery.delivery_id).where(Delivery.source == source, Delivery.delivery_id.in_(keys))
+    known = set(session.execute(stmt).scalars())
+    new: dict[str, Line] = {}
+    for line in batch:
+        if line.key not in known:
+            new.setdefault(line.key, line)
+    if not new:
+        return [None] * len(batch)
     now = utcnow()
-    row_id = insert_ignore(
-        session,
-        Delivery.__table__,
-        {
-            "source": source,
-            "delivery_id": line.key,
-            "received_at": now,
-            "body": None,
-            "headers": {},
-            "state": "processed",
-            "events": len(line.events),
-            "processed_at": now,
-        },
-        ["source", "delivery_id"],
-    )
+    insert_stmt = insert(Delivery.__table__).returning(Delivery.__table__.c.id, sort_by_parameter_order=True)
+    result = session.connection().execute(insert_stmt, [_delivery(source, line, now) for line in new.values()])
+    ids = dict(zip(new, result.scalars(), strict=True))
+    # the first occurrence of a line takes its row; a repeat within the batch is a duplicate
+    return [ids.pop(line.key, None) for line in batch]
+
+
+def _apply_line(  # noqa: ANN001
+    rt: Runtime, session, source: str, line: Line, *, finish: bool = True, row_id: int | None = None
+) -> int:
+    """Apply one line; ``row_id`` is its inbox row if the caller recorded it (else it is recorded here, and a
+    line already in the inbox counts as a duplicate: returns 0)."""
+    now = utcnow()
+    if row_id is None:
+        row_id = insert_ignore(session, Delivery.__table__, _delivery(source, line, now), ["source", "delivery_id"])
     if row_id is None:
         return 0
     ctx = Context(session, rt.settings, source, rt.source_config(source), now, row_id)
