@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from helpdesk_retain.cli import main
 from helpdesk_retain.config import ConfigError, TaggingSettings
 from helpdesk_retain.tagging.evaluate import evaluate, load_items
-from helpdesk_retain.tagging.normalize import fold, normalize
+from helpdesk_retain.tagging.normalize import QUOTE_MARKS, find, fold, normalize
 from helpdesk_retain.tagging.packs import load_pack
 from helpdesk_retain.tagging.tagger import build_tagger, tagger_for
 
@@ -45,6 +45,47 @@ def test_normalisation_folds_case_width_apostrophes_script_and_repeated_punctuat
     assert fold("WHY??? 帳號, ok") == (" WHY? 帳號, ok", " why  帳號  ok", ())
     view, match, inserted = fold("我们换成Zendesk了")
     assert (view, match, inserted) == (" 我们换成 Zendesk了", " 我们换成 zendesk了", (5,))
+
+
+def test_folding_collapses_a_mark_only_where_it_repeats_itself_and_spaces_latin_only_after_chinese():
+    assert fold("Wait.,really?!") == (" Wait.,really?!", " wait  really  ", ())
+    assert fold("Really..?~~") == (" Really.?~", " really   ", ())
+    assert fold("café1 换成Zendesk") == (" café1 换成 Zendesk", " café1 换成 zendesk", (9,))
+
+
+def test_a_quote_mark_is_found_where_a_plain_search_finds_it():
+    text = "> On Monday you wrote: fine\n-----Original Message-----\n>x\nFrom: Me\n写道 wrote:"
+    for mark, _line_start, anchor in QUOTE_MARKS:
+        for end in range(len(text) + 2):
+            assert find(text, mark, anchor, end) == text.find(mark, 0, end), (mark, end)
+
+
+def test_a_near_rule_pairs_its_lists_within_one_sentence_unless_a_veto_word_is_close(tmp_path):
+    pack = tmp_path / "near.toml"
+    pack.write_text(
+        'language = "en"\n'
+        '[[signal]]\nsignal = "downgrade"\nnear = [["trim"], ["seat count", "seats"]]\nwindow = 2\nany_order = true\n'
+        'unless = ["admin"]\nunless_window = 3\n'
+        '[[signal]]\nsignal = "data_export"\nnear = [["grab"], ["backup"]]\nwindow = 1\n'
+    )
+    tagger = build_tagger(TaggingSettings(extra_packs=[str(pack)]))
+    found = {
+        text: dict(tagger.tag(text).signals)
+        for text in (
+            "Our seats, please trim them.",
+            "Please trim. Seats are many.",
+            "Please trim seats for the admin team.",
+            "I want the backup grabbed, or grab my old backup.",
+            "Trim the seat count, then grab a backup.",
+        )
+    }
+    assert list(found.values()) == [
+        {"downgrade": "seats, please trim"},
+        {},
+        {},
+        {},
+        {"downgrade": "Trim the seat count", "data_export": "grab a backup"},
+    ]
 
 
 @pytest.mark.parametrize(

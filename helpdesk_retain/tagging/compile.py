@@ -26,6 +26,18 @@ WEIGHTS = {"strong": 1.0, "medium": 1.0, "weak": 0.5}
 Meaning = tuple[int, int, bool]  # kind, ref (rule index / category index), right word boundary needed
 Placed = tuple[int, int, bool, int, int]  # a meaning at (start, end) offsets inside the matched key
 INHERITED = frozenset({TERM, NEAR_A, NEAR_B, UNLESS})
+LEXICON = frozenset({NEG, BREAK, INFO, RHET, RESOLVED})
+#: a meaning as the matcher buckets it: (slot, right word boundary needed, start offset, end offset in the key)
+Entry = tuple[int, bool, int, int]
+KINDS = UNLESS + 1  # a slot is kind + KINDS * ref, so each rule has one per kind
+
+
+def slot(kind: int, ref: int) -> int:
+    """The bucket of a meaning: ``~ref`` for a rule's term (candidates keep one ordered list), the kind for a
+    lexicon word, ``kind + KINDS * ref`` for a rule's near-list or veto word."""
+    if kind == TERM:
+        return ~ref
+    return kind if kind in LEXICON else kind + KINDS * ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,7 @@ class Compiled:
     topic_meanings: list[tuple[Placed, ...]]
     #: the characters a word boundary is about (see ``is_word_char``), as a set for fast lookups
     word_chars: frozenset[str]
+    plans: Plans
 
 
 def is_word_char(ch: str) -> bool:
@@ -158,6 +171,7 @@ class Compiler:
             topics,
             topic_meanings,
             frozenset(ch for ch in map(chr, range(0x2E80)) if is_word_char(ch)),
+            plans(meanings),
         )
 
 
@@ -180,6 +194,39 @@ def inherit_meanings(patterns: list[str], own: list[list[Meaning]]) -> list[tupl
                 mine += [(*m, start + pad, end) for m in own[inner] if m[0] in INHERITED]
         placed.append(tuple(dict.fromkeys(mine)))
     return placed
+
+
+@dataclass(frozen=True)
+class Plans:
+    """Each key's meanings as the matcher buckets them, by when they are read (neutral meanings need none)."""
+
+    #: for every match: rule terms (sorted by start, longest first, so a text's terms come out in the order the
+    #: matcher reads candidates in: matches are disjoint and reported left to right), first near-lists, lexicon
+    eager: list[tuple[Entry, ...]]
+    #: second near-lists, read only for the rules whose first list matched: ``second_rules[key]`` has bit
+    #: ``1 << rule`` for each rule whose second list the key holds
+    seconds: list[tuple[Entry, ...]]
+    second_rules: list[int]
+    #: veto words, read when a candidate of the rule asks, and for each veto slot the keys that hold it
+    vetoes: list[tuple[Entry, ...]]
+    veto_keys: dict[int, frozenset[int]]
+
+
+def plans(meanings: list[tuple[Placed, ...]]) -> Plans:
+    def entries(placed: list[Placed]) -> tuple[Entry, ...]:
+        return tuple((slot(k, ref), right, offset, stop) for k, ref, right, offset, stop in placed)
+
+    eager, seconds, second_rules, vetoes = [], [], [], []
+    veto_keys: dict[int, set[int]] = defaultdict(set)
+    for index, placed in enumerate(meanings):
+        terms = sorted((m for m in placed if m[0] == TERM), key=lambda m: (m[3], -m[4]))
+        eager.append(entries([*terms, *(m for m in placed if m[0] in LEXICON or m[0] == NEAR_A)]))
+        seconds.append(entries([m for m in placed if m[0] == NEAR_B]))
+        second_rules.append(sum({1 << m[1] for m in placed if m[0] == NEAR_B}))
+        vetoes.append(entries([m for m in placed if m[0] == UNLESS]))
+        for entry in vetoes[-1]:
+            veto_keys[entry[0]].add(index)
+    return Plans(eager, seconds, second_rules, vetoes, {s: frozenset(k) for s, k in veto_keys.items()})
 
 
 def _pad(key: str) -> int:

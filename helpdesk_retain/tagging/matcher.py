@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -23,32 +24,38 @@ from .compile import (
     BREAK,
     COMPLAINT,
     INFO,
+    KINDS,
     NEAR_A,
     NEAR_B,
     NEG,
-    NEUTRAL,
     RESOLVED,
     RHET,
-    TERM,
     UNLESS,
     Compiled,
     CompiledRule,
+    Entry,
 )
 from .normalize import fold
 
-TERMINATORS = ("!", "?", "。", "\n", ". ")
+#: sentence terminators: ! ? 。 newline and ". " (they share no character, so occurrences never overlap); the last
+#: one before a position is the first one in the reversed text, found by one search instead of an rfind per mark
+TERMINATOR = re.compile(r"[!?。\n]|\. ")
+TERMINATOR_REVERSED = re.compile(r"[!?。\n]| \.")
 #: how far a sentence is looked for around a position (a longer run without a terminator is cut there)
 SENTENCE_REACH = 600
 CLAUSE_CHARS = ",;:、"
+CLAUSE_BREAK = re.compile("[,;:、]")
 TOKEN = re.compile(r"[0-9a-z_'$%]+|[^\s0-9a-z_'$%]")
 QUESTION_ENDS = frozenset("?吗呢么嗎麼")
-NAME = re.compile(r"[A-Za-z][A-Za-z0-9.&+-]*")
+#: a name after at most 40 characters of white space (``\s`` is what ``str.isspace`` calls white space)
+NAME = re.compile(r"\s{0,40}([A-Za-z][A-Za-z0-9.&+-]*)")
 EVIDENCE_CHARS = 120
 #: words longer than this are not words the windows count on
 MAX_TOKEN_CHARS = 24
 #: signals that are a complaint in themselves: nobody threatens legal action over a question
 COMPLAINT_SIGNALS = frozenset({"legal_threat"})
 Span = tuple[int, int]
+Found = list[tuple[int, int, int]]  # (key index, start, end) from the automaton
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,71 +89,113 @@ def _within(hits: list[Span], start: int, end: int) -> list[Span]:
 
 
 class Scan:
-    """The matches of one text, bucketed by meaning, and the questions asked about them."""
+    """The matches of one text, bucketed by meaning, and the questions asked about them.
 
-    def __init__(self, compiled: Compiled, view: str, text: str, inserted: tuple[int, ...]) -> None:
+    Rule terms, first near-lists and lexicon words are bucketed for every match; second near-lists only for
+    the rules whose first list matched, veto words when a candidate asks, and a sentence is found only for a
+    candidate that a check actually has to place (most candidates fail or pass before that).
+    """
+
+    __slots__ = (
+        "c", "view", "text", "n", "inserted", "found", "terms", "buckets",
+        "negs", "breaks", "infos", "rhets", "resolveds", "_vetoes", "_reversed", "_sentences", "_questions",
+    )  # fmt: skip
+
+    def __init__(self, compiled: Compiled, view: str, text: str, inserted: tuple[int, ...], found: Found) -> None:
         self.c = compiled
-        self.view, self.text, self.n, self.inserted = view, text, len(text), inserted
-        self.lex: dict[int, list[Span]] = {k: [] for k in (NEG, BREAK, INFO, RHET, RESOLVED)}
+        self.view, self.text, self.n, self.inserted, self.found = view, text, len(text), inserted, found
         self.terms: list[tuple[int, int, int]] = []
-        self.near_a: dict[int, list[Span]] = defaultdict(list)
-        self.near_b: dict[int, list[Span]] = defaultdict(list)
-        self.unless: dict[int, list[Span]] = defaultdict(list)
+        #: lexicon words by kind, first near-list matches by ``NEAR_A + KINDS * rule`` (see ``compile.slot``)
+        self.buckets: dict[int, list[Span]] = defaultdict(list)
+        self._vetoes: dict[int, list[Span]] = {}
+        self._reversed: str | None = None
         self._sentences: dict[int, Span] = {}
         self._questions: dict[int, list[Span]] = {}
 
-    def collect(self, found: list[tuple[int, int, int]]) -> None:
-        """Bucket every match by meaning (the hot loop: locals only, no calls)."""
-        meanings, words, text, n = self.c.meanings, self.c.word_chars, self.text, self.n
-        terms, near_a, near_b, unless, lex = self.terms, self.near_a, self.near_b, self.unless, self.lex
-        for index, at, _stop in found:
-            for kind, ref, right, offset, stop in meanings[index]:
+    def collect(self) -> None:
+        """Bucket the eager meanings of every match (the hot loop: locals only, no calls)."""
+        plans, words, text, n = self.c.plans.eager, self.c.word_chars, self.text, self.n
+        terms, buckets = self.terms, self.buckets
+        for index, at, _stop in self.found:
+            for slot, right, offset, stop in plans[index]:
                 end = at + stop
                 if right and end < n and text[end] in words:
                     continue
-                if kind == TERM:
-                    terms.append((ref, at + offset, end))
-                elif kind == NEAR_A:
-                    near_a[ref].append((at + offset, end))
-                elif kind == NEAR_B:
-                    near_b[ref].append((at + offset, end))
-                elif kind == UNLESS:
-                    unless[ref].append((at + offset, end))
-                elif kind != NEUTRAL:
-                    lex[kind].append((at + offset, end))
+                if slot < 0:
+                    terms.append((~slot, at + offset, end))
+                else:
+                    buckets[slot].append((at + offset, end))
+        get = buckets.get
+        self.negs, self.breaks, self.infos = get(NEG, []), get(BREAK, []), get(INFO, [])
+        self.rhets, self.resolveds = get(RHET, []), get(RESOLVED, [])
+
+    def vetoes(self, ref: int) -> list[Span]:
+        """The matches of rule ``ref``'s veto words, found on first use (usually none of the keys that hold them
+        matched at all, which one set operation tells)."""
+        slot = UNLESS + KINDS * ref
+        hits = self._vetoes.get(slot)
+        if hits is None:
+            hits = self._vetoes[slot] = []
+            keys = self.c.plans.veto_keys.get(slot)
+            if keys is not None and not keys.isdisjoint(map(itemgetter(0), self.found)):
+                for index, at, _stop in self.found:
+                    if index in keys:
+                        hits += self.hits(self.c.plans.vetoes[index], at, slot)
+        return hits
+
+    def hits(self, entries: tuple[Entry, ...], at: int, slot: int) -> list[Span]:
+        """The hits of ``slot`` among the veto ``entries`` of a key matched at ``at``."""
+        words, text, n = self.c.word_chars, self.text, self.n
+        return [
+            (at + offset, at + stop)
+            for entry_slot, right, offset, stop in entries
+            if entry_slot == slot and not (right and at + stop < n and text[at + stop] in words)
+        ]
+
+    def seconds(self, rules: int) -> dict[int, list[Span]]:
+        """The second near-list matches of the rules with a bit in ``rules``, by slot (one pass over the matches,
+        looking only into keys that hold one of them)."""
+        plans, words, text, n = self.c.plans, self.c.word_chars, self.text, self.n
+        masks, entries = plans.second_rules, plans.seconds
+        out: dict[int, list[Span]] = defaultdict(list)
+        for index, at, _stop in self.found:
+            if masks[index] & rules:
+                for slot, right, offset, stop in entries[index]:
+                    end = at + stop
+                    if rules >> (slot // KINDS) & 1 and not (right and end < n and text[end] in words):
+                        out[slot].append((at + offset, end))
+        return out
 
     # --- sentences -------------------------------------------------------------------------------
 
     def sentence(self, pos: int) -> Span:
         """(start, end) of the sentence holding ``pos``; ``end`` is its terminator's index (or the text's end).
 
-        Found around ``pos`` with bounded str.rfind/find (C speed), only for the few positions asked about."""
+        Looked for at most ``SENTENCE_REACH`` characters each way, only for the few positions asked about."""
         found = self._sentences.get(pos)
         if found is None:
-            view, low, high = self.view, max(0, pos - SENTENCE_REACH), min(self.n, pos + SENTENCE_REACH)
-            start, end = low, high
-            for mark in TERMINATORS:
-                i = view.rfind(mark, low, pos)
-                if i >= 0 and i + len(mark) > start:
-                    start = i + len(mark)
-                j = view.find(mark, pos, end)
-                if j >= 0:
-                    end = j
-            found = self._sentences[pos] = (start, end)
+            n = self.n
+            low, high = max(0, pos - SENTENCE_REACH), min(n, pos + SENTENCE_REACH)
+            if self._reversed is None:
+                self._reversed = self.view[::-1]
+            before = TERMINATOR_REVERSED.search(self._reversed, n - pos, n - low)
+            after = TERMINATOR.search(self.view, pos, high)
+            found = (low if before is None else n - before.start(), high if after is None else after.start())
+            self._sentences[pos] = found
         return found
 
-    def info_question(self, sentence: Span, pos: int) -> bool:
+    def info_question(self, pos: int) -> bool:
         """Is ``pos`` inside a question asking for information?
 
         The whole sentence is one when it opens with a question word ("how do I ...", "请问 ..."); a sentence
         that only ends as a question ("..., 能帮忙看一下吗?") covers just the clauses holding a question word,
         so a complaint stated before the question still counts. A rhetorical word ("why") makes it no question.
         """
-        start, end = sentence
+        start, end = self.sentence(pos)
         known = self._questions.get(start)
         if known is None:
-            asked = _within(self.lex[INFO], start, end)
-            known = asked if asked and not _within(self.lex[RHET], start, end) else []
+            asked = _within(self.infos, start, end)
+            known = asked if asked and not _within(self.rhets, start, end) else []
             self._questions[start] = known
         if not known:
             return False
@@ -166,24 +215,25 @@ class Scan:
 
     # --- reading one candidate -------------------------------------------------------------------
 
-    def negated(self, pos: int, sentence_start: int, window: int) -> bool:
-        negs = self.lex[NEG]
+    def negated(self, pos: int, window: int) -> bool:
+        negs = self.negs
         i = bisect_right(negs, (pos, -1)) - 1
         if i < 0:
             return False
         n_start, n_end = negs[i]
-        if n_start < sentence_start or n_end > pos or not near_enough(self.text, n_end, pos, window):
+        if n_end > pos or not near_enough(self.text, n_end, pos, window) or n_start < self.sentence(pos)[0]:
             return False
         if _breaks_clause(self.view, n_end, pos):
             return False
-        return not _within(self.lex[BREAK], n_end, pos)
+        return not _within(self.breaks, n_end, pos)
 
-    def vetoed(self, rule: CompiledRule, start: int, end: int, sentence: Span) -> bool:
+    def vetoed(self, rule: CompiledRule, start: int, end: int) -> bool:
         """A veto word of the rule in the sentence, or within ``unless_window`` tokens of the same clause."""
-        hits = self.unless.get(rule.index)
+        hits = self.vetoes(rule.index)
         if not hits:
             return False
         hits.sort()
+        sentence = self.sentence(start)
         inside = _within(hits, sentence[0], sentence[1])
         if not inside or rule.unless_window is None:
             return bool(inside)
@@ -197,47 +247,49 @@ class Scan:
     def _close(self, lo: int, hi: int, window: int) -> bool:
         return near_enough(self.text, lo, hi, window) and not _breaks_clause(self.view, lo, hi)
 
-    def resolved_later(self, sentence_start: int) -> bool:
-        marks = self.lex[RESOLVED]
-        return bool(marks) and marks[-1][0] >= sentence_start
+    def resolved_later(self, pos: int) -> bool:
+        """A "resolved" marker anywhere after the start of ``pos``'s sentence (the start is at most ``pos``)."""
+        last = self.resolveds[-1][0]
+        return last >= pos or last >= self.sentence(pos)[0]
 
     def name_end(self, end: int) -> int | None:
         """Where the vendor-like name right after ``end`` ends ("switching to Acme"), or None."""
-        ahead = self.view[end : end + 40]
-        at = end + len(ahead) - len(ahead.lstrip())
-        match = NAME.match(self.view, at)
+        match = NAME.match(self.view, end)
         if match is None:
             return None
-        word = match.group().rstrip(".")
+        at, word = match.start(1), match.group(1).rstrip(".")
         cjk_context = end > 0 and not self.text[end - 1].isascii()
         if (word[0].isupper() or cjk_context) and word.casefold() not in self.c.not_names:
             return at + len(word)
         return None
 
     def counts(self, rule: CompiledRule, start: int, end: int) -> bool:
-        sentence = self.sentence(start)
-        if rule.has_unless and self.vetoed(rule, start, end, sentence):
-            return False
-        if rule.negatable and self.negated(start, sentence[0], rule.negation_window):
-            return False
-        if rule.drop_in_questions and self.info_question(sentence, start):
-            return False
-        if rule.drop_when_resolved and self.resolved_later(sentence[0]):
-            return False
-        return not rule.name_after or self.name_end(end) is not None
+        """Every check must pass; they are pure, so the cheap and selective ones go first, and a check whose
+        words are absent from the text is not asked."""
+        return not (
+            (rule.name_after and self.name_end(end) is None)
+            or (rule.has_unless and self.vetoed(rule, start, end))
+            or (rule.negatable and self.negs and self.negated(start, rule.negation_window))
+            or (rule.drop_in_questions and self.infos and self.info_question(start))
+            or (rule.drop_when_resolved and self.resolveds and self.resolved_later(start))
+        )
 
     # --- candidates ------------------------------------------------------------------------------
 
     def near_pairs(self) -> list[tuple[int, int, int]]:
         """Near-rule pairs: a first-list match with a second-list match close enough in the same sentence."""
+        near = [(slot // KINDS, firsts) for slot, firsts in self.buckets.items() if slot % KINDS == NEAR_A]
+        if not near:
+            return []
+        seconds = self.seconds(sum(1 << index for index, _firsts in near))
         pairs = []
-        for index, firsts in self.near_a.items():
-            seconds = self.near_b.get(index)
-            if seconds:
-                seconds.sort()
+        for index, firsts in near:
+            rule_seconds = seconds.get(NEAR_B + KINDS * index)
+            if rule_seconds:
+                rule_seconds.sort()
                 rule = self.c.rules[index]
                 for a_start, a_end in firsts:
-                    span = self.pair(rule, a_start, a_end, seconds)
+                    span = self.pair(rule, a_start, a_end, rule_seconds)
                     if span is not None:
                         pairs.append((index, *span))
         return pairs
@@ -253,20 +305,29 @@ class Scan:
         return None
 
     def _near(self, lo: int, hi: int, window: int) -> bool:
-        return near_enough(self.text, lo, hi, window) and not _crosses_sentence(self.view, lo, hi)
+        return near_enough(self.text, lo, hi, window) and TERMINATOR.search(self.view, lo, hi) is None
+
+    def candidates(self) -> list[tuple[int, int, int]]:
+        """Terms and near pairs by start, longest first (terms already come in that order)."""
+        pairs = self.near_pairs()
+        if not pairs:
+            return self.terms
+        return sorted((*self.terms, *pairs), key=lambda t: (t[1], -t[2]))
 
     def evaluate(self, topics: Any) -> TextTags:  # noqa: ANN401 - the topic automaton (ahocorasick_rs)
-        cues: list[tuple[int, int, CompiledRule]] = []
-        found: dict[str, list[Span]] = defaultdict(list)
-        for index, start, end in sorted((*self.terms, *self.near_pairs()), key=lambda t: (t[1], -t[2])):
-            rule = self.c.rules[index]
+        rules, cues, signal_hits = self.c.rules, [], {}
+        for index, start, end in self.candidates():
+            rule = rules[index]
             if not self.counts(rule, start, end):
                 continue
-            if rule.kind == COMPLAINT or rule.kind in COMPLAINT_SIGNALS:
+            kind = rule.kind
+            if kind == COMPLAINT:
                 cues.append((start, end, rule))
-            if rule.kind != COMPLAINT:
-                found[rule.kind].append((start, (self.name_end(end) or end) if rule.name_after else end))
-        signals = {kind: self.evidence(*merged(hits)[0]) for kind, hits in found.items()}
+                continue
+            if kind in COMPLAINT_SIGNALS:
+                cues.append((start, end, rule))
+            signal_hits.setdefault(kind, []).append((start, (self.name_end(end) or end) if rule.name_after else end))
+        signals = MappingProxyType({kind: self.evidence(*merged(hits)[0]) for kind, hits in signal_hits.items()})
         score, spans = 0.0, []
         categories: dict[str, float] = defaultdict(float)
         for start, end, rule in outermost(cues):
@@ -276,14 +337,14 @@ class Scan:
                 categories[rule.category] += 2 * weight
             spans.append((start, end))
         if score < 1.0:
-            return TextTags(score=score, signals=MappingProxyType(signals))
+            return TextTags(score=score, signals=signals)
         self.add_topics(topics, categories, [self.sentence(start) for start, _end in spans])
         return TextTags(
             complaint=True,
             score=score,
             category=best(categories, self.c.categories),
             evidence=tuple(dict.fromkeys(self.evidence(a, b) for a, b in merged(spans)))[:8],
-            signals=MappingProxyType(signals),
+            signals=signals,
             categories=MappingProxyType(dict(categories)),
         )
 
@@ -301,19 +362,11 @@ class Scan:
         if self.inserted and start < self.inserted[-1]:
             words = "".join(ch for i, ch in enumerate(words, start) if i not in self.inserted)
         words = words.strip()
-        if len(words) > EVIDENCE_CHARS:
-            words = words[: EVIDENCE_CHARS - 1].rstrip() + "…"
-        return words
-
-
-def _crosses_sentence(view: str, start: int, end: int) -> bool:
-    gap = view[start:end]
-    return any(mark in gap for mark in TERMINATORS)
+        return words if len(words) <= EVIDENCE_CHARS else words[: EVIDENCE_CHARS - 1].rstrip() + "…"
 
 
 def _breaks_clause(view: str, start: int, end: int) -> bool:
-    gap = view[start:end]
-    return any(ch in gap for ch in CLAUSE_CHARS)
+    return CLAUSE_BREAK.search(view, start, end) is not None
 
 
 def outermost(hits: list[tuple[int, int, CompiledRule]]) -> list[tuple[int, int, CompiledRule]]:
@@ -352,8 +405,8 @@ def scan_text(compiled: Compiled, automaton: Any, topics: Any, text: str) -> Tex
     found = automaton.find_matches_as_indexes(folded)
     if not found:
         return NOTHING
-    scan = Scan(compiled, view, folded, inserted)
-    scan.collect(found)
-    if not (scan.terms or scan.near_a):
+    scan = Scan(compiled, view, folded, inserted, found)
+    scan.collect()
+    if not (scan.terms or any(slot % KINDS == NEAR_A for slot in scan.buckets)):
         return NOTHING  # only modifiers (negators, question words ...) and no rule to modify
     return scan.evaluate(topics)
