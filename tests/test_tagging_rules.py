@@ -88,6 +88,12 @@ def test_a_near_rule_pairs_its_lists_within_one_sentence_unless_a_veto_word_is_c
     ]
 
 
+def test_one_weak_word_said_twice_is_not_two_weak_cues(tagger):
+    assert not tagger.tag("我们已经开通了账号，报表也已经导出了。").complaint  # "already ... already"
+    two = tagger.tag("系统有问题，打开很慢。")  # two different weak cues
+    assert two.complaint and set(two.evidence) == {"问题", "很慢"}
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -330,8 +330,14 @@ class Scan:
         signals = MappingProxyType({kind: self.evidence(*merged(hits)[0]) for kind, hits in signal_hits.items()})
         score, spans = 0.0, []
         categories: dict[str, float] = defaultdict(float)
+        weak_seen: set[str] = set()
         for start, end, rule in outermost(cues):
             weight = rule.weight if rule.kind == COMPLAINT else 1.0
+            if weight < 1.0:  # two weak cues make a complaint, not one weak word said twice ("已经 ... 已经")
+                word = self.text[start:end]
+                if word in weak_seen:
+                    continue
+                weak_seen.add(word)
             score += weight
             if rule.category:
                 categories[rule.category] += 2 * weight
