@@ -13,12 +13,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar, TypeVar
 
-from inscriptis import get_text
-from inscriptis.model.config import ParserConfig
-
 from .events import Comment, Event, Person, Role, TicketEvent
+from .html_text import render
 from .integrations import (
     PayloadError,
     UnsupportedEvent,
@@ -30,8 +29,8 @@ from .integrations import (
     vocab_key,
 )
 
-#: inscriptis settings for text with each link's URL after it (core scans the text for tracker links)
-_WITH_LINKS = ParserConfig(display_links=True)
+#: more than one blank line in a row
+_BLANK_LINES = re.compile(r"\n{3,}")
 #: what separates several tracker references in one custom field
 _REF_SEPARATORS = re.compile(r"[\s,;]+")
 V = TypeVar("V")
@@ -41,6 +40,8 @@ V = TypeVar("V")
 
 def scalar_text(value: Any) -> str | None:
     """A rendered scalar as stripped text; None, empty text, objects and lists count as "not given"."""
+    if isinstance(value, str):  # most values: skip the slower checks below
+        return value.strip() or None
     if value is None or isinstance(value, Mapping | list):
         return None
     return str(value).strip() or None
@@ -48,10 +49,16 @@ def scalar_text(value: Any) -> str | None:
 
 def html_to_text(html: Any, *, links: bool = False) -> str:
     """Readable text of an HTML body (None counts as empty): inline markup joins words, blocks become lines,
-    at most one blank line in a row. With ``links`` each link's URL follows its text."""
-    text = get_text(str(html or ""), _WITH_LINKS if links else None)
+    at most one blank line in a row, entities decoded, scripts and styles dropped. With ``links`` each link's
+    URL follows its text, as ``[text](url)`` (core scans the text for tracker links). Layout: ``html_text``."""
+    source = str(html or "")
+    if "<" not in source and "&" not in source:  # no markup: only HTML's whitespace rule applies
+        return " ".join(source.split())
+    text = render(source, links=links)
+    if "\n" not in text:
+        return text.strip()
     lines = (line.strip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def field_text(value: Any, unset: Callable[[str], bool] | None = None) -> str | None:
@@ -78,6 +85,11 @@ def field_links(fields: Mapping[str, str], names: Iterable[str]) -> tuple[str, .
     like vocabulary), first occurrence first, without repeats."""
     wanted = {vocab_key(name) for name in names}
     return tuple(dict.fromkeys(link_tokens(text for key, text in fields.items() if vocab_key(key) in wanted)))
+
+
+#: ``vocab_key`` remembered per spelling: statuses, priorities and channels are a small vocabulary that every
+#: delivery names again
+vocab = lru_cache(maxsize=1024)(vocab_key)
 
 
 def vocab_lookup(name: str, *tables: Mapping[str, V]) -> V | None:

@@ -30,7 +30,6 @@ from helpdesk_retain.integrations import (
     PayloadError,
     SignatureError,
     body_hash,
-    dig,
     id_str,
     load_json,
     vocab_key,
@@ -46,6 +45,7 @@ from helpdesk_retain.plugin_kit import (
     matches_one_of,
     requester_email,
     scalar_text,
+    vocab,
     vocab_lookup,
 )
 
@@ -109,6 +109,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "public_comment": ("ticket_latest_public_comment", "latest_public_comment", "ticket.latest_public_comment"),
     "private_comment": ("ticket_latest_private_comment", "latest_private_comment", "ticket.latest_private_comment"),
 }
+#: FIELDS turned around: each key -> the field it gives and its place among that field's keys
+FIELD_KEYS: dict[str, tuple[str, int]] = {key: (name, i) for name, keys in FIELDS.items() for i, key in enumerate(keys)}
+#: the rank of a field no key has given yet (past any field's last key)
+UNSEEN = max(len(keys) for keys in FIELDS.values())
+#: the nested objects a dotted key of FIELDS goes through ("ticket", "ticket.requester", ...)
+NESTED = frozenset(key.rsplit(".", n)[0] for key in FIELD_KEYS for n in range(1, key.count(".") + 1))
+#: built-in statuses by number or name, keyed like vocabulary (custom ones come from the config)
+STATUS_KEYS: dict[str, Status] = {vocab_key(k): v for table in (STATUS_NAMES, STATUS_NUMBERS) for k, v in table.items()}
 
 
 class FreshdeskConfig(IntegrationConfig):
@@ -134,13 +142,63 @@ def html_text(html: str | None) -> str | None:
     return html_to_text(html, links=True) if html else html
 
 
-def _lookup(data: Mapping[str, Any], key: str) -> Any:
-    return data[key] if key in data else dig(data, *key.split("."))
+class BodyFields:
+    """What one pass over a body finds: each field of FIELDS as text (the first non-empty value among the keys
+    it may come under, in FIELDS' order), the tags as sent (the first value that is not null), and the custom
+    fields. A dotted key is read as the body spells it, else through nested objects (``ticket.requester.email``)."""
 
+    __slots__ = ("body", "custom", "ranks", "tags", "texts")
 
-def field(fields: Mapping[str, Any], name: str) -> str | None:
-    """The first non-empty value among the keys ``name`` may come under."""
-    return next((v for key in FIELDS[name] if (v := scalar_text(_lookup(fields, key))) is not None), None)
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.texts: dict[str, str] = {}
+        self.ranks: dict[str, int] = {}  # field -> the place among its keys of the key its text came from
+        self.tags: Any = None
+        self.custom: dict[str, str] = {}
+        for key, value in body.items():
+            spot = FIELD_KEYS.get(key)
+            if spot is None:
+                if "cf_" in key:
+                    self._custom(key, value)
+                elif key in NESTED and "." not in key and isinstance(value, dict):  # JSON objects are dicts
+                    self._nested(value, key)
+                continue
+            # _offer, with scalar_text's case of a string, inline: the body's own keys are the hot path
+            name, rank = spot
+            text = value.strip() if isinstance(value, str) else scalar_text(value)
+            if name == "tags":
+                self._offer(spot, value)
+            elif text and rank < self.ranks.get(name, UNSEEN):
+                self.texts[name], self.ranks[name] = text, rank
+        ticket = body.get("ticket")
+        for key, value in ticket.items() if isinstance(ticket, Mapping) else ():
+            if "cf_" in key:
+                self._custom(key, value)
+
+    def _offer(self, spot: tuple[str, int], value: Any) -> None:
+        name, rank = spot
+        if name == "tags":
+            if value is not None and rank < self.ranks.get(name, UNSEEN):
+                self.tags, self.ranks[name] = value, rank
+        elif (text := scalar_text(value)) is not None and rank < self.ranks.get(name, UNSEEN):
+            self.texts[name], self.ranks[name] = text, rank
+
+    def _nested(self, data: Mapping[str, Any], path: str) -> None:
+        for key, value in data.items():
+            if "." in key:  # only the body's own keys name a path with dots
+                continue
+            inner = f"{path}.{key}"
+            if (spot := FIELD_KEYS.get(inner)) is not None and inner not in self.body:
+                self._offer(spot, value)
+            elif inner in NESTED and isinstance(value, dict):
+                self._nested(value, inner)
+
+    def _custom(self, key: str, value: Any) -> None:
+        """``ticket_cf_<name>`` / ``cf_<name>`` keys (Freshdesk's field names), stored as ``<name>`` so core's
+        defaults (``save_amount``, ...) and ``link_fields`` use the name an admin gave the field."""
+        name = key.removeprefix("ticket_")
+        if name.startswith("cf_") and not isinstance(value, Mapping | list):
+            self.custom[name.removeprefix("cf_")] = "" if value is None else str(value).strip()
 
 
 def unwrap(payload: Any) -> Mapping[str, Any]:
@@ -150,18 +208,19 @@ def unwrap(payload: Any) -> Mapping[str, Any]:
     return inner
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per delivery, never changed; not frozen, which would double its (hot) construction
 class Delivery:
     """One parsed body: its fields, event kind, ``triggered_event`` and what the parsers need besides."""
 
     fields: Mapping[str, Any]
+    read: BodyFields
     kind: str
     trigger: tuple[str, str | tuple[str, str]] | None
     config: FreshdeskConfig
-    digest: str
+    body: bytes
 
     def get(self, name: str) -> str | None:
-        return field(self.fields, name)
+        return self.read.texts.get(name)
 
     def changed_to(self, key: str) -> str | None:
         """The new value a ``{key:{from:..,to:..}}`` trigger reports (only the first change is reported)."""
@@ -173,71 +232,64 @@ class Delivery:
         value = self.get("status") or self.changed_to("status")
         if value is None:
             return None
-        found = vocab_lookup(value, self.config.custom_statuses, STATUS_NUMBERS, STATUS_NAMES)
+        custom = self.config.custom_statuses
+        found = (vocab_lookup(value, custom) if custom else None) or STATUS_KEYS.get(vocab(value))
         return found or self.config.default_custom_status
 
     def priority(self) -> Priority | None:
         value = self.get("priority") or self.changed_to("priority")
         if value is None:
             return None
-        if vocab_key(value) not in PRIORITIES:
+        priority = PRIORITIES.get(vocab(value))
+        if priority is None:
             raise PayloadError(f"ticket_priority: unknown priority {value!r}")
-        return PRIORITIES[vocab_key(value)]
+        return priority
 
     def tags(self) -> tuple[str, ...] | None:
-        value = next((v for key in FIELDS["tags"] if (v := _lookup(self.fields, key)) is not None), None)
+        value = self.read.tags
         if isinstance(value, list):
             return tuple(str(t).strip() for t in value if str(t).strip())
         # {{ticket.tags}} renders comma-separated; a Freshdesk tag may contain spaces
         return tuple(t.strip() for t in str(value).split(",") if t.strip()) if value is not None else None
 
-    def custom_fields(self) -> dict[str, str]:
-        """``ticket_cf_<name>`` / ``cf_<name>`` keys (Freshdesk's field names), stored as ``<name>`` so core's
-        defaults (``save_amount``, ...) and ``link_fields`` use the name an admin gave the field."""
-        found: dict[str, str] = {}
-        nested = self.fields.get("ticket")
-        for container in (self.fields, nested if isinstance(nested, Mapping) else {}):
-            for key, value in container.items():
-                name = key.removeprefix("ticket_")
-                if name.startswith("cf_") and not isinstance(value, Mapping | list):
-                    found[name.removeprefix("cf_")] = "" if value is None else str(value).strip()
-        return found
-
     def links(self, fields: Mapping[str, str]) -> tuple[str, ...]:
+        if not self.config.link_fields:
+            return ()
         wanted = {f.removeprefix("cf_") for f in self.config.link_fields}
         return link_tokens(value for name, value in fields.items() if name in wanted)
 
     def ticket(self, kind: str) -> TicketEvent:
-        ticket_id = id_str(self.get("id"))
+        get = self.read.texts.get
+        ticket_id = id_str(get("id"))
         if ticket_id is None:
             raise PayloadError("missing field: ticket_id")
-        email, requester_id, fields = self.get("requester_email"), self.get("requester_id"), self.custom_fields()
-        updated, ticket_type, source = lenient_time(self.get("updated_at")), self.get("type"), self.get("source")
+        email, requester_id, fields = get("requester_email"), get("requester_id"), self.read.custom
+        updated, ticket_type, source = lenient_time(get("updated_at")), get("type"), get("source")
         return TicketEvent(
             kind=kind,  # type: ignore[arg-type]
             external_id=ticket_id,
             occurred_at=updated or utcnow(),
-            subject=self.get("subject"),
-            description=html_text(self.get("description")),
+            subject=get("subject"),
+            description=html_text(get("description")),
             status=self.status(),
             priority=self.priority(),
-            channel=CHANNELS.get(vocab_key(source), source.lower()) if source else None,
+            channel=CHANNELS.get(vocab(source), source.lower()) if source else None,
             type=ticket_type.lower().replace(" ", "_") if ticket_type else None,
             tags=self.tags(),
-            created_at=lenient_time(self.get("created_at")),
+            created_at=lenient_time(get("created_at")),
             updated_at=updated,
-            requester=known_person(email, self.get("requester_name"), requester_id),
-            assignee_email=self.get("agent_email"),
+            requester=known_person(email, get("requester_name"), requester_id),
+            assignee_email=get("agent_email"),
             custom_fields=fields,
             links=self.links(fields),
             display_id=ticket_id,
-            url=self.get("url"),
+            url=get("url"),
         )
 
     def comment(self, ticket: TicketEvent, role: Role, public: bool, body: str) -> TicketEvent:
         """The comment as its own event. No comment id is sent: a digest of ticket, kind and text (or, when
         the template sends no text, of the whole body) keeps a redelivery from adding it twice."""
-        comment_id = content_id("fd-", ticket.external_id, self.kind, body or self.digest)
+        comment_id = content_id("fd-", ticket.external_id, self.kind, body or body_hash(self.body))
         # no placeholder names the author of a note or reply; only a customer's address is known
         author = requester_email(ticket, role)
         return comment_only(ticket, Comment(comment_id, body, public, role, ticket.occurred_at, author))
@@ -327,17 +379,19 @@ class FreshdeskIntegration(Integration):
             fields = unwrap(load_json(body))
         except PayloadError:
             return None
-        ticket_id = id_str(field(fields, "id"))
+        texts = BodyFields(fields).texts
+        ticket_id = id_str(texts.get("id"))
         if ticket_id is None:
             return None
-        updated = lenient_time(field(fields, "updated_at"))
+        updated = lenient_time(texts.get("updated_at"))
         stamp = updated.isoformat() if updated else "sha256-" + body_hash(body)[:40]
         return f"{ticket_id}:{event_kind(fields)[0]}:{stamp}"[:200]
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         fields = unwrap(load_json(body))
         kind, trigger = event_kind(fields)
-        return dispatch(EVENT_PARSERS, kind, Delivery(fields, kind, trigger, self.config, body_hash(body)))
+        delivery = Delivery(fields, BodyFields(fields), kind, trigger, self.config, body)
+        return dispatch(EVENT_PARSERS, kind, delivery)
 
     def sign(self, body: bytes, *, timestamp: int | None = None, delivery_id: str | None = None) -> dict[str, str]:
         """Freshdesk's own "Requires authentication" option: Basic auth with the secret as the password."""

@@ -33,7 +33,6 @@ from helpdesk_retain.integrations import (
     hmac_digest,
     id_str,
     require_header,
-    vocab_key,
 )
 from helpdesk_retain.plugin_kit import (
     call_parser,
@@ -47,6 +46,7 @@ from helpdesk_retain.plugin_kit import (
     parser_for,
     requester_email,
     scalar_text,
+    vocab,
 )
 
 SIGNATURE = "X-HelpScout-Signature"
@@ -59,6 +59,8 @@ STATUSES: dict[str, Status] = {
     "spam": "closed",
 }
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}"
+#: sorts a thread without a time last
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def helpscout_signature(secret: bytes, body: bytes) -> str:
@@ -79,9 +81,10 @@ def _status(value: Any) -> Status | None:
     text = scalar_text(value)
     if text is None:
         return None
-    if vocab_key(text) not in STATUSES:
+    status = STATUSES.get(vocab(text))
+    if status is None:
         raise PayloadError(f"status: unknown status {text!r}")
-    return STATUSES[vocab_key(text)]
+    return status
 
 
 def _tags(value: Any) -> tuple[str, ...] | None:
@@ -117,15 +120,16 @@ def _links(fields: list[tuple[str, set[str], str]], config: HelpScoutConfig) -> 
     return link_tokens(value for _, aliases, value in fields if aliases & wanted)
 
 
-def _threads(payload: Mapping[str, Any], types: frozenset[str]) -> list[Mapping[str, Any]]:
-    """Published threads of the given types, newest first."""
+def _threads(payload: Mapping[str, Any], types: frozenset[str]) -> list[tuple[datetime | None, Mapping[str, Any]]]:
+    """Published threads of the given types with the time each was written, newest first."""
     threads = dig(payload, "_embedded", "threads") or []
-    chosen = [t for t in threads if isinstance(t, Mapping) and t.get("type") in types and t.get("state") != "draft"]
-    return sorted(
-        chosen,
-        key=lambda t: optional_time(t.get("createdAt"), "thread.createdAt") or datetime.min.replace(tzinfo=UTC),
-        reverse=True,
-    )
+    chosen = [
+        (optional_time(t.get("createdAt"), "thread.createdAt"), t)
+        for t in threads
+        if isinstance(t, Mapping) and t.get("type") in types and t.get("state") != "draft"
+    ]
+    chosen.sort(key=lambda pair: pair[0] or _NEVER, reverse=True)
+    return chosen
 
 
 def conversation(payload: Mapping[str, Any], config: HelpScoutConfig, kind: str) -> TicketEvent:
@@ -135,10 +139,11 @@ def conversation(payload: Mapping[str, Any], config: HelpScoutConfig, kind: str)
     if not customer and dig(payload, "createdBy", "type") == "customer":
         customer = payload["createdBy"]
     threads = _threads(payload, frozenset({"customer", "message", "reply", "note", "chat", "phone"}))
-    times = [optional_time(payload.get(k), k) for k in ("createdAt", "userUpdatedAt", "closedAt")]
-    times += [optional_time(t.get("createdAt"), "thread.createdAt") for t in threads[:1]]
+    created = optional_time(payload.get("createdAt"), "createdAt")
+    times = [created, *(optional_time(payload.get(k), k) for k in ("userUpdatedAt", "closedAt"))]
+    times += [at for at, _ in threads[:1]]
     updated = max((t for t in times if t is not None), default=None)
-    fields, first = _fields(payload.get("customFields"), config.field_names), threads[-1] if threads else {}
+    fields, first = _fields(payload.get("customFields"), config.field_names), threads[-1][1] if threads else {}
     email = scalar_text(customer.get("email"))
     return TicketEvent(
         kind=kind,  # type: ignore[arg-type]
@@ -151,7 +156,7 @@ def conversation(payload: Mapping[str, Any], config: HelpScoutConfig, kind: str)
         status="closed" if payload.get("state") == "deleted" else _status(payload.get("status")),
         channel=scalar_text(payload.get("type")) or scalar_text(dig(payload, "source", "type")),
         tags=_tags(payload.get("tags")),
-        created_at=optional_time(payload.get("createdAt"), "createdAt"),
+        created_at=created,
         updated_at=updated,
         requester=Person(email, _name(customer), id_str(customer.get("id"))) if customer.get("id") or email else None,
         assignee_email=scalar_text(dig(payload, "assignee", "email")),
@@ -169,14 +174,14 @@ def _comment(
     """The newest thread of the event's type; without embedded threads, the conversation's ``preview``."""
     threads = _threads(payload, types)
     if threads:
-        thread = threads[0]
+        at, thread = threads[0]
         author = thread.get("createdBy") if isinstance(thread.get("createdBy"), Mapping) else {}
         return Comment(
             id=id_str(dig(thread, "id", field="_embedded.threads[].id", required=True)) or "",
             body=html_text(thread.get("body")) or "",
             public=public,
             author_role=role,
-            created_at=optional_time(thread.get("createdAt"), "thread.createdAt") or ticket.occurred_at,
+            created_at=at or ticket.occurred_at,
             author_email=scalar_text(author.get("email")) or scalar_text(dig(thread, "customer", "email")),
         )
     preview = scalar_text(payload.get("preview"))
@@ -260,7 +265,8 @@ class HelpScoutIntegration(Integration):
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         # headers may be the lower-cased dict kept with a dead letter: look the event up case-insensitively
-        kind = Headers(headers).get(EVENT) or ""
+        # (werkzeug's Headers costs a copy, so only when the name as Help Scout spells it is not there)
+        kind = headers.get(EVENT) or Headers(headers).get(EVENT) or ""
         parser = parser_for(EVENT_PARSERS, kind.strip())
         return call_parser(kind, parser, load_object(body), self.config)
 

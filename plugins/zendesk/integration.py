@@ -52,6 +52,7 @@ from helpdesk_retain.plugin_kit import (
     load_object,
     matches_one_of,
     scalar_text,
+    vocab,
     vocab_lookup,
 )
 
@@ -125,18 +126,26 @@ def zendesk_signature(secret: bytes, timestamp: str, body: bytes) -> str:
     return hmac_digest(hashlib.sha256, secret, timestamp.encode() + body, "base64")
 
 
-def pick(data: Any, path: str) -> Any:
-    """The value at dotted ``path``, whether ``data`` nests it, keys it flat with dots, or mixes both."""
-    if not isinstance(data, Mapping):
-        return None
-    parts = path.split(".")
-    for i in range(len(parts), 0, -1):
-        key = ".".join(parts[:i])
-        if key in data:
-            found = data[key] if i == len(parts) else pick(data[key], ".".join(parts[i:]))
-            if found is not None:
-                return found
-    return None
+def paths(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Every value in ``data`` under its dotted path, whether the body nests it, keys it flat with dots, or mixes
+    both (``{"ticket.requester": {"email": ...}}``), so that each of TRIGGER_PATHS is one look-up. When two
+    spellings give one path a value, the longer literal key wins (``"ticket.id"`` over ``ticket`` -> ``id``);
+    None counts as no value."""
+    found: dict[str, Any] = {}
+    _add_paths(data, "", found)
+    return found
+
+
+def _add_paths(data: Mapping[str, Any], prefix: str, found: dict[str, Any]) -> None:
+    keys = list(data)
+    if any("." in key for key in keys):
+        keys.sort(key=lambda key: key.count("."))  # fewer dots first: a longer literal key overwrites
+    for key in keys:
+        value = data[key]
+        if value is not None:
+            found[prefix + key] = value
+            if isinstance(value, dict):  # JSON objects are dicts
+                _add_paths(value, f"{prefix}{key}.", found)
 
 
 def _bool(value: Any) -> bool | None:
@@ -158,7 +167,7 @@ def _status(value: Any, extra: Mapping[str, Status], field: str) -> Status | Non
     text = scalar_text(value)
     if text is None:
         return None
-    found = vocab_lookup(text, extra, STATUSES)
+    found = (vocab_lookup(text, extra) if extra else None) or STATUSES.get(vocab(text))
     if found is None:
         raise PayloadError(f"{field}: unknown status {text!r} (map it with status_map)")
     return found
@@ -168,16 +177,17 @@ def _priority(value: Any, field: str) -> Priority | None:
     text = scalar_text(value)
     if text is None or text in UNSET:
         return None
-    if vocab_key(text) not in PRIORITIES:
+    priority = PRIORITIES.get(vocab(text))
+    if priority is None:
         raise PayloadError(f"{field}: unknown priority {text!r}")
-    return PRIORITIES[vocab_key(text)]
+    return priority
 
 
 def _channel(value: Any) -> str | None:
     text = scalar_text(value)
     if text is None or text in UNSET:
         return None
-    return CHANNELS.get(vocab_key(text), text.lower().replace(" ", "_"))
+    return CHANNELS.get(vocab(text), text.lower().replace(" ", "_"))
 
 
 def _strip_header(text: str | None) -> str | None:
@@ -214,12 +224,17 @@ class TriggerDelivery:
 
     def __init__(self, payload: Mapping[str, Any], config: ZendeskConfig) -> None:
         self.payload, self.config = payload, config
+        self.paths = paths(payload)
 
     def get(self, name: str) -> str | None:
-        return next((v for p in TRIGGER_PATHS[name] if (v := scalar_text(pick(self.payload, p))) is not None), None)
+        for path in TRIGGER_PATHS[name]:
+            value = self.paths.get(path)
+            if value is not None and (text := scalar_text(value)) is not None:  # most paths are missing
+                return text
+        return None
 
     def time(self, name: str) -> datetime | None:
-        return next((t for p in TRIGGER_PATHS[name] if (t := lenient_time(pick(self.payload, p))) is not None), None)
+        return next((t for p in TRIGGER_PATHS[name] if (t := lenient_time(self.paths.get(p))) is not None), None)
 
     def kind(self) -> str:
         explicit = scalar_text(self.payload.get("event"))
@@ -257,7 +272,7 @@ class TriggerDelivery:
         )
 
     def tags(self) -> tuple[str, ...] | None:
-        value = next((v for p in TRIGGER_PATHS["tags"] if (v := pick(self.payload, p)) is not None), None)
+        value = next((v for p in TRIGGER_PATHS["tags"] if (v := self.paths.get(p)) is not None), None)
         if isinstance(value, list):
             return tuple(str(t).strip() for t in value if str(t).strip())
         return tuple(str(value).split()) if value is not None else None  # {{ticket.tags}}: space-separated
@@ -265,14 +280,14 @@ class TriggerDelivery:
     def custom_fields(self) -> dict[str, str]:
         """``ticket.custom_fields`` (names chosen in the template) and ``ticket_field_<id>`` keys anywhere."""
         found: dict[str, str] = {}
-        for container in (self.payload, pick(self.payload, "ticket")):
+        for container in (self.payload, self.paths.get("ticket")):
             for key, value in container.items() if isinstance(container, Mapping) else ():
                 match = FIELD_KEY.match(key)
                 name = self.config.field_names.get(match[2], match[2]) if match else None
                 text = _field_value(value)
                 if name and text is not None and not (match and match[1] and name in found):
                     found[name] = text
-        named = pick(self.payload, "ticket.custom_fields") or pick(self.payload, "custom_fields")
+        named = self.paths.get("ticket.custom_fields") or self.paths.get("custom_fields")
         for key, value in named.items() if isinstance(named, Mapping) else ():
             if (text := _field_value(value)) is not None:
                 found[self.config.field_names.get(str(key), str(key))] = text
@@ -304,7 +319,7 @@ class TriggerDelivery:
         """``{{current_user.role}}`` renders "End-user" for customers; without it, compare emails."""
         role = self.get("user_role")
         if role:
-            return "customer" if vocab_key(role) == "enduser" else "agent"
+            return "customer" if vocab(role) == "enduser" else "agent"
         email, requester = self.get("user_email"), self.get("requester_email")
         if email and requester:
             return "customer" if email.lower() == requester.lower() else "agent"
