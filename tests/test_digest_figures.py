@@ -303,6 +303,29 @@ def test_the_trend_holds_eight_weeks_of_complaints_saves_and_attainment(seeded):
     assert [w["tat_attainment"] for w in trend] == [None] * 6 + [0.0, 0.6]
 
 
+@pytest.mark.parametrize("now", [NOW, berlin(11, 19, 12)])  # after the week; inside it, before a clock's due time
+def test_each_week_of_the_trend_equals_that_weeks_own_figures(seeded, now):
+    with session_scope(seeded.sessions) as session:
+        s = Seed(session, prefix="X")
+        # a clock running past due in W45, one due after ``now`` in W47, a met one in W44, a withdrawn save in W46
+        s.clock(s.ticket(berlin(11, 2, 9)), "resolution", "standard", berlin(11, 2, 9), state="running",
+                due_at=berlin(11, 4, 12))  # fmt: skip
+        s.clock(s.ticket(berlin(11, 19, 9)), "first_response", "vip", berlin(11, 19, 9), state="running",
+                due_at=berlin(11, 19, 14))  # fmt: skip
+        s.clock(s.ticket(berlin(10, 27, 9)), "first_response", "vip", berlin(10, 27, 9), state="met",
+                stopped_at=berlin(10, 27, 9, 10))  # fmt: skip
+        s.save(s.ticket(berlin(11, 10, 9)), berlin(11, 10, 10), 900, "USD", withdrawn_at=berlin(11, 11))
+    trend = figures_of(seeded, now=now)["trend"]
+    for entry in trend:
+        own = figures_of(seeded, IsoWeek.parse(entry["week"]), now)
+        assert entry["received"] == own["tickets"]["received"]
+        assert entry["saves"] == own["saves"]["count"]
+        assert entry["tat_attainment"] == own["tat"]["attainment"], entry["week"]
+    # W43 none; W44 the met clock; W45 the overdue one; W46 a breach; W47 3 met and 2 breached, plus the vip clock
+    # once past due (at NOW); at Thursday noon the running clocks are not due yet, so 3 met and 1 breached
+    assert [w["tat_attainment"] for w in trend][3:] == [None, 1.0, 0.0, 0.0, 0.5 if now == NOW else 0.75]
+
+
 def test_at_risk_customers_come_most_valuable_first_with_their_reasons(seeded):
     risk = figures_of(seeded)["at_risk"]
     assert risk["count"] == 2  # Cy cancelled; Dee has 2 bad experiences of the 3 needed
@@ -324,6 +347,56 @@ def test_the_digest_lists_the_same_customers_at_risk_as_the_tagging_feature(seed
         ours = at_risk(session, seeded.settings, until, limit=100)
         assert [c["email"] for c in ours["customers"]] == [item["customer"].email for item in theirs]
         assert ours["count"] == len(theirs)
+
+
+def test_bad_experiences_count_complaints_by_when_made_and_clocks_by_when_they_ran_out(digest_runtime):
+    """Each kind of row the at-risk rule reads, in and out of its 90 days before ``at`` (``(at - 90 d, at]``)."""
+    at = berlin(11, 20, 12)
+    with session_scope(digest_runtime.sessions) as session:
+        s = Seed(session, prefix="R")
+        ann, ben, cat, dan = (s.customer(f"{n}@example.com", n.title(), 1000 * (i + 1), "USD")
+                              for i, n in enumerate(("ann", "ben", "cat", "dan")))  # fmt: skip
+        gone = s.customer("gone@example.com", "Gone", 90_000, "USD", status="cancelled", cancelled_at=berlin(11, 1))
+        old = berlin(7, 1)  # created long before the window
+        # Ann: a complaint made in the window on an old ticket, a breach, a running clock past due: 3
+        t = s.ticket(old, ann, is_complaint=True, complaint_category="billing")
+        s.add(ComplaintState(ticket_id=t, complaint_at=berlin(10, 1)))
+        s.clock(s.ticket(old, ann), "first_response", "standard", old, state="breached", breached_at=berlin(11, 2))
+        s.clock(s.ticket(old, ann), "resolution", "standard", old, state="running", due_at=berlin(11, 19))
+        # Ben: only a complaint without a recorded time, created in the window, counts: 1
+        s.ticket(berlin(10, 5), ben, is_complaint=True)
+        late = s.ticket(berlin(10, 6), ben, is_complaint=True)
+        s.add(ComplaintState(ticket_id=late, complaint_at=berlin(11, 21)))  # complained after ``at``
+        undone = s.ticket(berlin(10, 7), ben)  # no longer a complaint (an agent's override)
+        s.add(ComplaintState(ticket_id=undone, complaint_at=berlin(10, 7)))
+        s.clock(s.ticket(old, ben), "first_response", "standard", old, state="met", stopped_at=berlin(11, 3))
+        s.clock(s.ticket(old, ben), "resolution", "standard", old, state="running", due_at=berlin(11, 22))
+        s.clock(s.ticket(old, ben), "first_response", "standard", old, state="breached", breached_at=berlin(8, 1))
+        # Cat: two complaints without a recorded time and a breach, the last on 10 Nov: 3
+        s.ticket(berlin(9, 1), cat, is_complaint=True)
+        s.ticket(berlin(9, 2), cat, is_complaint=True)
+        s.clock(s.ticket(old, cat), "first_response", "vip", old, state="breached", breached_at=berlin(11, 10))
+        # Dan: a cancel signal; Gone: three breaches, but cancelled
+        asked = s.ticket(berlin(11, 12), dan)
+        s.add(
+            RiskSignal(ticket_id=asked, signal="cancel_intent", source="subject", evidence="cancel", at=berlin(11, 12))
+        )
+        for _ in range(3):
+            s.clock(s.ticket(old, gone), "first_response", "vip", old, state="breached", breached_at=berlin(11, 5))
+    from helpdesk_retain.digest.risk import at_risk
+    from helpdesk_retain.tagging.risk import at_risk_customers
+
+    with session_scope(digest_runtime.sessions) as session:
+        listed = at_risk_customers(session, digest_runtime.settings, at)
+        newly = at_risk_customers(session, digest_runtime.settings, at, since=berlin(11, 11))
+        digest = at_risk(session, digest_runtime.settings, at)
+    why = {i["customer"].email: [(r.kind, r.count, r.evidence) for r in i["reasons"]] for i in listed}
+    assert list(why) == ["dan@example.com", "cat@example.com", "ann@example.com"]  # most MRR first
+    assert why["ann@example.com"] == [("bad_experiences", 3, "2 tat breach, 1 complaint")]
+    assert why["cat@example.com"] == [("bad_experiences", 3, "1 tat breach, 2 complaint")]
+    assert why["dan@example.com"] == [("cancel_intent", 1, "cancel")]
+    assert [i["customer"].email for i in newly] == ["dan@example.com", "ann@example.com"]  # Cat's last: 10 Nov
+    assert [c["email"] for c in digest["customers"]] == list(why) and digest["count"] == 3
 
 
 def test_saves_count_money_per_currency_and_earlier_saves_decided_this_week(seeded):
@@ -435,6 +508,22 @@ def test_the_window_function_percentile_equals_percentile_cont_on_postgresql(dig
             window = session.execute(text(cte + percentile_window_sql())).one()
             assert cont[0] == window[0] == n
             assert [round(float(x), 6) for x in cont[1:]] == [round(float(x), 6) for x in window[1:]], n
+
+
+def test_a_report_plans_its_statements_for_their_values_only_in_its_own_transaction(digest_runtime):
+    requires_postgres()
+    from helpdesk_retain.tagging.risk import at_risk_customers
+
+    def settings_now(session) -> tuple[str, ...]:  # noqa: ANN001
+        names = ("plan_cache_mode", "jit", "max_parallel_workers_per_gather")
+        return tuple(session.execute(text(f"SELECT current_setting('{n}')")).scalar_one() for n in names)
+
+    with session_scope(digest_runtime.sessions) as session:
+        before = settings_now(session)
+        at_risk_customers(session, digest_runtime.settings, NOW)
+        assert settings_now(session) == ("force_custom_plan", "off", "0")
+    with session_scope(digest_runtime.sessions) as session:  # the pool hands out the same connection
+        assert settings_now(session) == before
 
 
 # --- the API and the page -------------------------------------------------------------------------------------

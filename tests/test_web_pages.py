@@ -282,3 +282,10 @@ def test_the_settings_page_shows_the_configuration_without_secrets(site):
     page = signed_in(site, "root@example.com").get("/settings").text
     assert "POST /webhooks/generic" in page and "standard" in page
     assert "whsec_" not in page
+
+
+def test_after_its_first_request_the_process_keeps_the_loaded_app_out_of_full_collections(site):
+    import gc
+
+    signed_in(site).get("/tickets")
+    assert gc.get_freeze_count() > 10_000  # modules, the app, compiled templates: not traversed again

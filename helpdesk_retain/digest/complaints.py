@@ -1,48 +1,26 @@
 """Complaints in a period, by when the customer complained: per week and category, and the evidence phrases.
 
-When a ticket became a complaint is the tagging feature's definition (``tagging.risk.complaint_experiences``):
-``complaint_states.complaint_at``, or the ticket's creation when no time was recorded. Written as
-``COALESCE(...)`` that predicate can only be answered by scanning every ticket, so ``complaint_events`` states
-the same set as two branches an index serves: recorded times (``complaint_states``, a narrow table) and, for
-complaint tickets without one, their creation time (``ix_tickets_created``). ``digest.risk`` uses the same
-events for bad experiences.
+When a ticket became a complaint is the tagging feature's definition (``tagging.risk.complaint_events``):
+``complaint_states.complaint_at``, or the ticket's creation when no time was recorded, read as two branches an
+index serves. At-risk customers (``digest.risk``) count the same events as bad experiences.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, true, union_all
+from sqlalchemy import Select, func, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Ticket
-from ..models.tagging import ComplaintState
+from ..tagging.risk import Window, complaint_events
 from .weeks import bucket
-
-Window = Callable[[Any], ColumnElement[bool]]
 
 
 def half_open(since: datetime, until: datetime) -> Window:
     """``since <= t < until`` (the digest's weeks)."""
     return lambda column: (column >= since) & (column < until)
-
-
-def complaint_events(window: Window, postgres: bool = False) -> Any:
-    """Subquery ``(ticket_id, at)`` of complaint tickets whose complaint time falls in ``window``."""
-    recorded = select(ComplaintState.ticket_id.label("ticket_id"), ComplaintState.complaint_at.label("at")).where(
-        window(ComplaintState.complaint_at)
-    )
-    timed = select(ComplaintState.ticket_id).where(
-        ComplaintState.ticket_id == Ticket.id, ComplaintState.complaint_at.is_not(None)
-    )
-    # PostgreSQL would turn NOT EXISTS into a hash anti-join over all of complaint_states; OFFSET 0 keeps it a
-    # primary-key probe per complaint ticket of the window (there are few: most complaints have a time)
-    unrecorded = select(Ticket.id.label("ticket_id"), Ticket.created_at.label("at")).where(
-        Ticket.is_complaint.is_(True), window(Ticket.created_at), ~exists(timed.offset(0) if postgres else timed)
-    )
-    return union_all(recorded, unrecorded).subquery("complaint_events")
 
 
 def complaint_tickets(session: Session, window: Window) -> tuple[Any, Any, Select[Any]]:
@@ -52,7 +30,7 @@ def complaint_tickets(session: Session, window: Window) -> tuple[Any, Any, Selec
     On PostgreSQL the tickets are read through ``LATERAL (... OFFSET 0)``: one primary-key probe per event,
     where the planner would otherwise hash every complaint ticket of the table to join a few thousand."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    events = complaint_events(window, postgres)
+    events = complaint_events(window)
     columns = (Ticket.complaint_category, Ticket.complaint_evidence)
     if postgres:
         probe = select(*columns).where(Ticket.id == events.c.ticket_id, Ticket.is_complaint.is_(True))

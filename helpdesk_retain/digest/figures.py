@@ -1,7 +1,8 @@
 """The digest's figures for one ISO week, every one a SQL aggregate (no Python loop over tickets).
 
 Periods are ``[since, until)`` in UTC, cut from the week in ``[digest].timezone`` (``weeks.IsoWeek.bounds``);
-trends cover the 8 weeks ending with the digest's week, each cut the same way.
+trends cover the 8 weeks ending with the digest's week, each cut the same way (``trend``: one statement per
+series, each row counted in its week).
 
 - **Tickets received**: tickets created in the week.
 - **Complaints**: complaint tickets whose customer first complained in the week (``complaints``), by
@@ -26,29 +27,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import retention
 from ..config import Settings
 from ..models import Customer, Ticket
 from ..models.followups import FollowUp
+from ..tagging.risk import reporting
 from ..tat.policies import policy_set
 from ..tat.read import attainment
 from . import complaints
 from .business import first_response_stats
 from .risk import at_risk
-from .weeks import IsoWeek, bucket
+from .trend import weekly_attainment, weekly_counts, weekly_saves
+from .weeks import IsoWeek
 
 TREND_WEEKS, BASELINE_WEEKS, TOP_PHRASES = 8, 4, 8
 
 
 def week_figures(session: Session, settings: Settings, week: IsoWeek, now: datetime) -> dict[str, Any]:
     """Everything ``GET /api/digest/<week>`` answers and the email shows (see the module docstring)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # These aggregates read a few hundred thousand rows each; their cost estimates pass jit_above_cost, and
-        # compiling them (about 0.5 s) costs more than it saves. Off for this transaction only.
-        session.execute(text("SET LOCAL jit = off"))
+    reporting(session)  # PostgreSQL: plans for the week's own bounds, no JIT
     zone = settings.digest.timezone
     weeks = [week.shift(k - TREND_WEEKS + 1) for k in range(TREND_WEEKS)]
     bounds = [w.bounds(zone)[0] for w in weeks] + [week.bounds(zone)[1]]
@@ -85,30 +85,20 @@ def week_figures(session: Session, settings: Settings, week: IsoWeek, now: datet
 
 def saves_section(session: Session, settings: Settings, bounds: list[datetime]) -> dict[str, Any]:
     """``retention``'s figures for the last week of ``bounds`` and the save count of each week."""
-    weekly = [retention.save_totals(session, retention.Period(a, b), settings) for a, b in _pairs(bounds)]
-    totals, period = weekly[-1], retention.Period(bounds[-2], bounds[-1])
+    period = retention.Period(bounds[-2], bounds[-1])
+    totals = retention.save_totals(session, period, settings)
     return {
         **totals,
         "decided": decided_saves(session, period.since, period.until),
         "save_rate": retention.save_rate(session, period, totals["count"]),
         "clv": retention.clv(totals, settings),
-        "weekly": [t["count"] for t in weekly],
+        "weekly": weekly_saves(session, bounds),
     }
-
-
-def _pairs(bounds: list[datetime]) -> list[tuple[datetime, datetime]]:
-    return list(zip(bounds, bounds[1:], strict=False))
 
 
 def ticket_volume(session: Session, bounds: list[datetime]) -> dict[str, Any]:
     """Tickets received per week (by creation) and complaints per (week, category)."""
-    received = [0] * (len(bounds) - 1)
-    week = bucket(Ticket.created_at, bounds).label("week")
-    stmt = (
-        select(week, func.count()).where(Ticket.created_at >= bounds[0], Ticket.created_at < bounds[-1]).group_by(week)
-    )
-    for index, count in session.execute(stmt):
-        received[index] = int(count)
+    received = weekly_counts(session, Ticket.created_at, bounds)
     return {"received": received, "by_category": complaints.per_week(session, bounds)}
 
 
@@ -159,9 +149,7 @@ def decided_saves(session: Session, since: datetime, until: datetime) -> dict[st
 
 
 def tat(session: Session, settings: Settings, bounds: list[datetime], now: datetime) -> dict[str, Any]:
-    policies = policy_set(settings)
-    weekly = [attainment(session, policies, a, b, now) for a, b in _pairs(bounds)]
-    items = weekly[-1]
+    items = attainment(session, policy_set(settings), bounds[-2], bounds[-1], now)
     met, breached = sum(r["met"] for r in items), sum(r["breached"] for r in items)
     return {
         "items": items,
@@ -169,13 +157,8 @@ def tat(session: Session, settings: Settings, bounds: list[datetime], now: datet
         "breached": breached,
         "attainment": met / (met + breached) if met + breached else None,
         "first_response": first_response_stats(session, settings, bounds[-2], bounds[-1]),
-        "weekly": [_overall(rows) for rows in weekly],
+        "weekly": weekly_attainment(session, bounds, now),
     }
-
-
-def _overall(rows: list[dict[str, Any]]) -> float | None:
-    met, breached = sum(r["met"] for r in rows), sum(r["breached"] for r in rows)
-    return met / (met + breached) if met + breached else None
 
 
 def followups(session: Session, since: datetime, until: datetime) -> dict[str, int]:

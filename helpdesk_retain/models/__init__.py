@@ -8,6 +8,7 @@ from .followups import FollowUp  # noqa: F401
 from .links import BugLink, Issue  # noqa: F401
 from .messages import Message  # noqa: F401
 from .saves import Save, SaveEvent  # noqa: F401
+from .search import include_object  # noqa: F401 - also registers the text index's create hook
 from .tagging import ComplaintState, RiskSignal  # noqa: F401
 from .tat import TatClock, TatEvent, TatReplay  # noqa: F401
 from .users import LoginAttempt, User, WebSecret  # noqa: F401

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from .core import Ticket
 from .types import BigId, UTCDateTime
 
 
@@ -43,6 +44,8 @@ class ComplaintState(SQLModel, table=True):
     """
 
     __tablename__ = "complaint_states"
+    # complaints by when they were made (the digest's weeks, the at-risk window); ticket_id makes it covering
+    __table_args__ = (Index("ix_complaint_states_complaint_at", "complaint_at", "ticket_id"),)
 
     ticket_id: int = Field(sa_column=Column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True))
     complaint_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -50,3 +53,20 @@ class ComplaintState(SQLModel, table=True):
     override_category: str | None = Field(default=None, sa_type=String(32))
     override_by: str | None = Field(default=None, sa_type=String(100))
     override_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# Complaint tickets by creation: the complaints without a recorded time (``tagging.risk.complaint_events``) and
+# ``flag=complaint`` read these rows, not every ticket of the window. Partial, so only complaint tickets cost an
+# entry; each predicate is written as that backend renders ``is_complaint.is_(True)``, which it must match.
+Index(
+    "ix_tickets_complaint_created",
+    Ticket.__table__.c.created_at,
+    Ticket.__table__.c.id,
+    sqlite_where=text("is_complaint IS 1"),
+    postgresql_where=text("is_complaint IS true"),
+)
+
+# A ticket's customer and complaint flag by id, without reading the ticket row (on SQLite a long description
+# pushes these columns into overflow pages): the at-risk rule maps every bad experience of its window to its
+# customer through this index. Written once per ticket; changed only when its customer or flag changes.
+Index("ix_tickets_id_customer", Ticket.__table__.c.id, Ticket.__table__.c.customer_id, Ticket.__table__.c.is_complaint)

@@ -115,3 +115,22 @@ class TatReplay(SQLModel, table=True):
 # The replay reads a ticket's log rows added since its checkpoint (``tat.logrows.rows_after``): without this
 # index that read would visit every row of the ticket, and the per-event cost would grow with the log again.
 Index("ix_ticket_log_ticket_id_id", TicketLog.__table__.c.ticket_id, TicketLog.__table__.c.id)
+
+# Met clocks by when they stopped: the digest's attainment trend counts them per week from this index alone
+# (partial, so a clock costs an entry only once it is met; queries must say ``state = 'met'`` literally).
+Index(
+    "ix_tat_clocks_met",
+    TatClock.__table__.c.stopped_at,
+    sqlite_where=text("state = 'met'"),
+    postgresql_where=text("state = 'met'"),
+)
+
+# Breached clocks by breach time with their ticket: the at-risk window's breaches and the attainment trend read
+# this index alone (partial: an entry per breached clock; ``state = 'breached'`` written literally, as above).
+Index(
+    "ix_tat_clocks_breached_ticket",
+    TatClock.__table__.c.breached_at,
+    TatClock.__table__.c.ticket_id,
+    sqlite_where=text("state = 'breached'"),
+    postgresql_where=text("state = 'breached'"),
+)

@@ -3,6 +3,8 @@ reverse proxy, security headers, HTML error pages, and the sign-in check of othe
 
 from __future__ import annotations
 
+import gc
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -66,11 +68,30 @@ def init_app(state: BlueprintSetupState) -> None:
     csrf = CSRFProtect(app)
     zone = cfg.timezone or app.extensions["helpdesk_retain"].settings.digest.timezone
     WebBabel(app, locale_selector=select_language, default_timezone=zone)
+    app.before_request(freeze_long_lived)
     app.before_request(lambda: guard(app, csrf))
     app.extensions["helpdesk_retain.page_auth"] = lambda: page_auth("lead")
     from .templating import register_template_helpers
 
     register_template_helpers(app)
+
+
+_frozen = threading.Event()
+
+
+def freeze_long_lived() -> None:
+    """Once per process, at its first request: collect, then move every object still alive (modules, the app,
+    rule packs, compiled templates and statements) to the collector's permanent generation.
+
+    A full collection visits every tracked object: with the app loaded that is about 130,000 objects and
+    60-70 ms, and the garbage of a few page renders (a list of 200 customers, a week of figures) triggers
+    one, which showed as that much on a page's p95. Frozen objects are skipped; what later requests
+    allocate is collected as before. (Objects of this first request that are still alive are frozen too,
+    and never collected if they end in a reference cycle: a one-off, bounded leak.)"""
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.collect()
+        gc.freeze()
 
 
 def guard(app: Flask, csrf: CSRFProtect) -> Response | None:
