@@ -108,8 +108,12 @@ def flag_filters() -> dict[str, Any]:
     from .tagging.views import at_risk_flag
     from .tat.read import breached_flag
 
-    return {"complaint": lambda: Ticket.is_complaint.is_(True), "saved": saved_flag, "breached": breached_flag,
-            "at_risk": at_risk_flag}
+    return {
+        "complaint": lambda: Ticket.is_complaint.is_(True),
+        "saved": saved_flag,
+        "breached": breached_flag,
+        "at_risk": at_risk_flag,
+    }
 
 
 @bp.get("/tickets")

@@ -295,7 +295,6 @@ def eval_tagging(config_file: str | None, file: Path, competitors: tuple[str, ..
     click.echo(run_eval_command(file, config_file, competitors, show_errors))
 
 
-
 @main.group()
 def user() -> None:
     """Dashboard users (roles: agent, lead, admin)."""

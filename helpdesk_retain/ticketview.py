@@ -24,8 +24,12 @@ def section_loaders() -> dict[str, tuple[SectionLoader, Any]]:
     from .tagging.views import load_risk
     from .tat.read import load_tat
 
-    return {"bug_links": (load_bug_links, []), "save": (load_save_sections, None), "tat": (load_tat, []),
-            "risk": (load_risk, [])}
+    return {
+        "bug_links": (load_bug_links, []),
+        "save": (load_save_sections, None),
+        "tat": (load_tat, []),
+        "risk": (load_risk, []),
+    }
 
 
 def serialize_tickets(session: Session, tickets: list[Ticket]) -> list[dict[str, Any]]:

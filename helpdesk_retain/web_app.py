@@ -17,8 +17,16 @@ def feature_blueprints() -> list[Blueprint]:
     from .tagging import views as tagging_views
     from .tat import views as tat_views
 
-    return [followups_api.bp, saves_web.bp, tat_views.bp, digest_views.api_bp, digest_views.page_bp, tagging_views.bp,
-            notify_api.bp, web.blueprint()]
+    return [
+        followups_api.bp,
+        saves_web.bp,
+        tat_views.bp,
+        digest_views.api_bp,
+        digest_views.page_bp,
+        tagging_views.bp,
+        notify_api.bp,
+        web.blueprint(),
+    ]
 
 
 def build_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:

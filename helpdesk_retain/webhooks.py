@@ -77,6 +77,12 @@ def receive(source: str) -> Response:
     if result.status == "duplicate":
         return _answer(rt, source, "duplicate", 200, started, status="duplicate", delivery_id=key)
     return _answer(
-        rt, source, "accepted", integration.success_status, started, status="accepted", delivery_id=key,
+        rt,
+        source,
+        "accepted",
+        integration.success_status,
+        started,
+        status="accepted",
+        delivery_id=key,
         events=result.events,
     )
