@@ -166,9 +166,11 @@ def _record_deliveries(session: Session, source: str, batch: list[Line]) -> list
     if not new:
         return [None] * len(batch)
     now = utcnow()
-    insert_stmt = insert(Delivery.__table__).returning(Delivery.__table__.c.id, sort_by_parameter_order=True)
-    result = session.connection().execute(insert_stmt, [_delivery(source, line, now) for line in new.values()])
-    ids = dict(zip(new, result.scalars(), strict=True))
+    # one executemany (the driver's own loop) and one read of the ids: SQLAlchemy sends an INSERT ... RETURNING
+    # that must keep the parameters' order one row at a time on SQLite
+    session.connection().execute(insert(Delivery.__table__), [_delivery(source, line, now) for line in new.values()])
+    stmt = select(Delivery.delivery_id, Delivery.id).where(Delivery.source == source, Delivery.delivery_id.in_(new))
+    ids: dict[str, int] = {key: row_id for key, row_id in session.execute(stmt)}
     # the first occurrence of a line takes its row; a repeat within the batch is a duplicate
     return [ids.pop(line.key, None) for line in batch]
 
