@@ -26,7 +26,7 @@ from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, UnsupportedEvent
 from .models import Delivery
 from .runtime import Runtime
-from .sqlutil import insert_ignore
+from .sqlutil import DEFERRED_PREFIX, insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,10 @@ def _apply_one_by_one(rt: Runtime, source: str, batch: list[Line], summary: Impo
                 savepoint.commit()
             except Exception as exc:
                 savepoint.rollback()
-                session.info.clear()  # caches may hold rows the rollback just removed
+                # caches may hold rows the rollback just removed; rows queued for writing (``DeferredRows``) drop
+                # their own on the rollback, and earlier lines' queued rows must stay
+                for key in [k for k in session.info if not k.startswith(DEFERRED_PREFIX)]:
+                    del session.info[key]
                 summary.failed += 1
                 _reject(rejects, line.number, f"apply failed: {exc!r}")
                 continue

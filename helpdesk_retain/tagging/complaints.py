@@ -19,10 +19,10 @@ from sqlalchemy import Insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..db import is_postgres
 from ..integrations import IntegrationConfig, vocab_key
 from ..models import Ticket
 from ..models.tagging import ComplaintState
+from ..sqlutil import DeferredRows
 from .matcher import TextTags, best
 from .packs import CATEGORIES
 
@@ -109,19 +109,23 @@ def _upsert_complaint_time(dialect_name: str) -> Insert:
     return stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={"complaint_at": stmt.excluded.complaint_at})
 
 
+#: complaint times are upserted once per apply or import batch, the last one per ticket (see ``DeferredRows``)
+COMPLAINT_TIMES = DeferredRows(ComplaintState.__table__, _upsert_complaint_time, key=lambda row: row["ticket_id"])
+
+
 def save_complaint_time(
     session: Session, ticket: Ticket, state: ComplaintState | None, at: datetime | None, *, was_complaint: bool
 ) -> None:
     """Store when the ticket became a complaint, when that is not simply its creation (the common case needs no
     row: readers use the ticket's ``created_at``). Without a loaded ``state`` (no override can exist: the verdict
-    came from the rules) the row is upserted, so nothing is read; the ticket row lock serialises it."""
+    came from the rules) the row is upserted (queued: ``COMPLAINT_TIMES``), so nothing is read; the ticket row lock
+    serialises it."""
     ticket_id = ticket.id or 0
     if state is not None:
         if state.complaint_at != at:
             state.complaint_at = at
         return
     if at is not None and at != ticket.created_at:
-        stmt = _upsert_complaint_time("postgresql" if is_postgres(session) else "sqlite")
-        session.connection().execute(stmt, {"ticket_id": ticket_id, "complaint_at": at})  # no autoflush needed
-    elif at is None and was_complaint:
+        COMPLAINT_TIMES.add(session, [{"ticket_id": ticket_id, "complaint_at": at}])
+    elif at is None and was_complaint:  # an ORM write of the table: the queued upserts go first
         session.execute(update(ComplaintState).where(ComplaintState.ticket_id == ticket_id).values(complaint_at=None))

@@ -23,6 +23,7 @@ from ..integrations import IntegrationConfig
 from ..models import Ticket, TicketLog
 from ..models.tagging import ComplaintState
 from .complaints import (
+    COMPLAINT_TIMES,
     MAX_EVIDENCE,
     Verdict,
     apply_verdict,
@@ -76,6 +77,7 @@ def finish_step(ctx: Context) -> None:
     """Finish step (registered in ``ingest.default_steps``): the repeat contacts queued by this apply."""
     finish_repeat_contacts(ctx.session, ctx.settings.tagging, tagger_for(ctx.settings))
     flush_pending(ctx.session)
+    COMPLAINT_TIMES.flush(ctx.session)
 
 
 def _customer_said(comment: Comment | None) -> bool:
