@@ -25,16 +25,27 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
         self.running = True
-        threading.Thread(target=self._accept, daemon=True).start()
+        # the accept thread and stop() race: a connection accepted while stopping must be closed by one of them
+        self.lock = threading.Lock()
+        self.acceptor = threading.Thread(target=self._accept, daemon=True)
+        self.acceptor.start()
 
     def _accept(self) -> None:
-        while self.running:
+        while True:
             try:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
+            with self.lock:
+                if not self.running:
+                    client.close()
+                    return
+                try:
+                    upstream = socket.create_connection(self.target)
+                except OSError:
+                    client.close()
+                    continue
+                self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -51,17 +62,19 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
-        self.running = False
+        with self.lock:
+            self.running = False
         # close() alone does not wake a thread blocked in accept(); shutdown() does, and frees the port
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
-        for s in self.sockets:
-            try:
+        self.acceptor.join(timeout=10)
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+            s.close()
 
 
 @pytest.fixture
