@@ -61,8 +61,6 @@ class Context:
     source_config: IntegrationConfig | None
     now: datetime
     delivery_row_id: int | None = None
-    #: tickets touched in this apply, so steps can batch work per ticket
-    touched: dict[int, Ticket] = field(default_factory=dict)
     #: the ticket fields the current ticket event changed ("created" when it inserted the ticket), so a step
     #: can skip work when what it reads did not change: vendors resend the whole ticket with every event,
     #: so "the event carries a subject" does not mean "the subject changed"
@@ -253,7 +251,6 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
     known[ctx.source, ev.external_id] = ticket
     _merge_fields(ctx, ticket, ev, is_new=new_id is not None)
     _append_log(ctx, ticket, ev)
-    ctx.touched[ticket.id or 0] = ticket
     return ticket
 
 

@@ -71,22 +71,17 @@ def add_signals(session: Session, ticket_id: int, found: list[Found]) -> None:
 
 
 #: risk-signal rows are queued and written once per apply or import batch (see ``DeferredRows``)
-PENDING = DeferredRows(RiskSignal.__table__, _insert_signal)
+SIGNAL_ROWS = DeferredRows(RiskSignal.__table__, _insert_signal)
 
 
 def add_many(session: Session, found: list[tuple[int, Found]]) -> None:
-    """``add_signals`` for several tickets at once. The rows are queued (``PENDING``): reads and the commit of the
-    session see them, and ``step.finish_step`` writes them at the end of each apply (a savepoint around one import
-    line must hold its own rows)."""
-    PENDING.add(
+    """``add_signals`` for several tickets at once. The rows are queued (``SIGNAL_ROWS``): reads and the commit of
+    the session see them, and ``step.finish_step`` writes them at the end of each apply (a savepoint around one
+    import line must hold its own rows)."""
+    SIGNAL_ROWS.add(
         session,
         [
             {"ticket_id": ticket_id, "signal": f.signal, "source": f.source, "evidence": f.evidence, "at": f.at}
             for ticket_id, f in found
         ],
     )
-
-
-def flush_pending(session: Session) -> None:
-    """Write the queued signal rows now."""
-    PENDING.flush(session)
