@@ -94,6 +94,36 @@ class LiveServer:
         assert response.status_code == 200, response.text
         return response.json()
 
+    @property
+    def sessions(self) -> Any:
+        """The sessionmaker of this server's runtime (tests read what a request stored)."""
+        return self.app.extensions["helpdesk_retain"].sessions
+
+    def count(self, model: Any) -> int:
+        """Rows of ``model``'s table in this server's database."""
+        from sqlalchemy import func, select
+
+        from .db import session_scope
+
+        with session_scope(self.sessions) as session:
+            return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+    def comments(self, source: str, external_id: str) -> list[tuple[str, bool, str]]:
+        """(author_role, public, body) of the ticket's logged comments, oldest first."""
+        from sqlalchemy import select
+
+        from .db import session_scope
+        from .models import Ticket, TicketLog
+
+        with session_scope(self.sessions) as session:
+            rows = session.execute(
+                select(TicketLog.author_role, TicketLog.public, TicketLog.body)
+                .join(Ticket, Ticket.id == TicketLog.ticket_id)
+                .where(Ticket.source == source, Ticket.external_id == external_id, TicketLog.kind == "comment")
+                .order_by(TicketLog.at, TicketLog.id)
+            ).all()
+        return [tuple(row) for row in rows]
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
@@ -115,6 +145,15 @@ def sample_message(channel: str = "email", row_id: int = 41) -> Any:
     row = load_fixture_json("email", "followup_reminder__two_tickets")
     row.update(channel=channel, created_at=datetime.fromisoformat(row["created_at"]))
     return to_outbound(SimpleNamespace(id=row_id, **row))
+
+
+def signed_parse(integration: Integration, body: bytes, **sign: Any) -> list[Any]:
+    """Sign ``body`` as the vendor would, verify it as the endpoint does (case-insensitive headers), parse it."""
+    from werkzeug.datastructures import Headers
+
+    headers = Headers(integration.sign(body, **sign))
+    integration.verify(headers, body)
+    return integration.parse(headers, body)
 
 
 def free_port() -> int:

@@ -6,14 +6,14 @@ import json
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 from helpdesk_retain.db import session_scope
 from helpdesk_retain.integrations import SignatureError
-from helpdesk_retain.models import Delivery, Ticket, TicketLog
+from helpdesk_retain.models import Delivery, Ticket
 from helpdesk_retain.plugins.front.integration import FrontConfig, FrontIntegration, app_signature, rule_signature
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "front-app-signing-key"
 RULE_SECRET = "front-company-api-secret"
@@ -26,32 +26,7 @@ def plugin(**config: object) -> FrontIntegration:
 
 
 def parse(name: str, **config: object) -> list:
-    body = load_fixture("front", name)
-    integration = plugin(**config)
-    headers = Headers(integration.sign(body))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
-
-
-def sessions(live):  # noqa: ANN001, ANN201
-    return live.app.extensions["helpdesk_retain"].sessions
-
-
-def count(live, model) -> int:  # noqa: ANN001
-    with session_scope(sessions(live)) as session:
-        return session.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def comments(live, external_id: str) -> list[tuple[str, bool, str]]:  # noqa: ANN001
-    """(author_role, public, body) of the ticket's logged comments, oldest first."""
-    with session_scope(sessions(live)) as session:
-        rows = session.execute(
-            select(TicketLog.author_role, TicketLog.public, TicketLog.body)
-            .join(Ticket, Ticket.id == TicketLog.ticket_id)
-            .where(Ticket.source == "front", Ticket.external_id == external_id, TicketLog.kind == "comment")
-            .order_by(TicketLog.at, TicketLog.id)
-        ).all()
-    return [tuple(row) for row in rows]
+    return signed_parse(plugin(**config), load_fixture("front", name))
 
 
 def post(live, *names: str) -> None:  # noqa: ANN001
@@ -72,7 +47,7 @@ def live(start_server):  # noqa: ANN001, ANN201
 def test_every_fixture_is_accepted_through_the_endpoint(live):
     names = fixture_names("front")
     post(live, *names)
-    assert count(live, Delivery) == len(names)
+    assert live.count(Delivery) == len(names)
 
 
 def test_every_event_type_has_a_fixture_and_every_fixture_a_type():
@@ -88,10 +63,10 @@ def test_an_inbound_message_opens_a_ticket_with_the_customer_message(live):
     assert ticket["tags"] == ["Urgent", "billing"] and ticket["channel"] == "email"
     assert ticket["customer"] == {"email": "calculon@momsbot.com", "name": None}
     assert ticket["created_at"].startswith("2026-11-20T09:12:00")  # the message, a few seconds before the stamp
-    assert comments(live, CONVERSATION) == [
+    assert live.comments("front", CONVERSATION) == [
         ("customer", True, "Hi,\nwe were charged twice for November.\nPlease refund me or we cancel.")
     ]
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         stored = session.execute(select(Ticket).where(Ticket.external_id == CONVERSATION)).scalar_one()
         assert stored.url == "https://app.frontapp.com/open/cnv_55c8c149"
         assert stored.custom_fields == {
@@ -109,21 +84,21 @@ def test_a_minimal_inbound_event_is_stored(live):
         "open",
         "olga@example.com",
     )
-    assert comments(live, "cnv_00000001") == [("customer", True, "I cannot log in.")]
+    assert live.comments("front", "cnv_00000001") == [("customer", True, "I cannot log in.")]
 
 
 def test_chinese_text_is_kept_intact(live):
     post(live, "inbound__chinese")
     ticket = live.ticket("front", "cnv_cn000001")
     assert ticket["subject"] == "发票重复扣费" and ticket["tags"] == ["投诉"]
-    assert comments(live, "cnv_cn000001") == [
+    assert live.comments("front", "cnv_cn000001") == [
         ("customer", True, "你好，我们这个月被重复扣费了两次。\n请尽快退款，否则我们会取消订阅。")
     ]
 
 
 def test_replies_comments_and_mentions_keep_their_role_and_visibility(live):
     post(live, "inbound__full", "out_reply__agent", "comment__internal", "mention__teammate")
-    assert [(role, public) for role, public, _ in comments(live, CONVERSATION)] == [
+    assert [(role, public) for role, public, _ in live.comments("front", CONVERSATION)] == [
         ("customer", True),
         ("agent", True),
         ("agent", False),  # the mention repeats the comment's id: logged once
@@ -135,7 +110,7 @@ def test_an_outbound_message_opens_a_ticket_with_an_agent_message(live):
     post(live, "outbound__new_conversation")
     ticket = live.ticket("front", "cnv_66d9d250")
     assert ticket["status"] == "solved"
-    assert comments(live, "cnv_66d9d250") == [
+    assert live.comments("front", "cnv_66d9d250") == [
         ("agent", True, "Hi Calculon, the export bug (APP-12) is fixed. Your export is attached.")
     ]
 
@@ -186,7 +161,7 @@ def test_the_challenge_is_echoed_with_200_and_nothing_is_stored(live):
     headers["X-Front-Challenge"] = "ch_9f8e7d6c5b4a"
     answer = live.post("front", body, headers)
     assert answer.status_code == 200 and answer.text == "ch_9f8e7d6c5b4a"
-    assert count(live, Delivery) == 0
+    assert live.count(Delivery) == 0
 
 
 def test_an_unsigned_challenge_is_refused(live):
@@ -204,7 +179,7 @@ def test_a_legacy_rule_webhook_is_verified_with_the_api_secret(live):
     body = load_fixture("front", "inbound__rule_webhook")
     answer = live.post("front", body, rule_headers(body))
     assert answer.status_code == 202 and answer.json()["delivery_id"] == "evt_28duq11"
-    assert comments(live, CONVERSATION) == [("customer", True, "Any update? This is really frustrating.")]
+    assert live.comments("front", CONVERSATION) == [("customer", True, "Any update? This is really frustrating.")]
     assert live.post("front", body, rule_headers(body)).json()["status"] == "duplicate"
     assert live.post("front", body, rule_headers(body, SECRET)).status_code == 401  # the app key signs app webhooks
 
@@ -238,14 +213,14 @@ def test_a_stale_timestamp_is_refused(live):
     body = load_fixture("front", "inbound__full")
     answer = live.post_signed("front", body, timestamp=int(time.time()) - 3600)
     assert answer.status_code == 401 and "replay window" in answer.json()["detail"]
-    assert count(live, Delivery) == 0
+    assert live.count(Delivery) == 0
 
 
 def test_a_tampered_body_is_refused_and_nothing_is_stored(live):
     body = load_fixture("front", "inbound__full")
     headers = live.integration("front").sign(body)
     assert live.post("front", body.replace(b"charged twice", b"charged once"), headers).status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_wrong_secret_is_refused(live):
@@ -253,7 +228,7 @@ def test_a_wrong_secret_is_refused(live):
     headers = live.integration("front").sign(body)
     headers["X-Front-Signature"] = app_signature(b"another-key", headers["X-Front-Request-Timestamp"], body)
     assert live.post("front", body, headers).status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_missing_signature_is_refused(live):
@@ -262,7 +237,7 @@ def test_a_missing_signature_is_refused(live):
     del headers["X-Front-Signature"]
     answer = live.post("front", body, headers)
     assert answer.status_code == 401 and "X-Front-Signature" in answer.json()["detail"]
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_missing_conversation_id_is_a_dead_letter_naming_the_field(live):
@@ -270,10 +245,10 @@ def test_a_missing_conversation_id_is_a_dead_letter_naming_the_field(live):
     del payload["payload"]["conversation"]["id"]
     answer = live.post_signed("front", json.dumps(payload).encode())
     assert answer.status_code == 422 and "payload.conversation.id" in answer.json()["error"]
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         dead = session.get(Delivery, answer.json()["dead_letter_id"])
         assert dead.state == "dead" and "payload.conversation.id" in dead.error
-    assert count(live, Ticket) == 0
+    assert live.count(Ticket) == 0
 
 
 def test_an_unknown_event_type_is_ignored(live):

@@ -17,7 +17,7 @@ from helpdesk_retain.db import session_scope
 from helpdesk_retain.integrations import PayloadError, UnsupportedEvent
 from helpdesk_retain.models import Delivery
 from helpdesk_retain.plugins.github.integration import Config, GithubIntegration
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "It's a Secret to Everybody"  # GitHub's published test secret
 SOURCES = {"github": {"plugin": "github", "secret": SECRET}}
@@ -45,13 +45,11 @@ def plugin(**config: object) -> GithubIntegration:
 
 
 def parse(integration: GithubIntegration, body: bytes, **sign: object) -> list:
-    headers = Headers(integration.sign(body, **sign))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
+    return signed_parse(integration, body, **sign)
 
 
 def stored(live) -> list[tuple[str, str | None]]:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         return [(d.state, d.error) for d in session.execute(select(Delivery)).scalars()]
 
 

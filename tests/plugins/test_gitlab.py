@@ -14,7 +14,7 @@ from helpdesk_retain.integrations import SignatureError, UnsupportedEvent
 from helpdesk_retain.models import Delivery
 from helpdesk_retain.plugins.generic.integration import standard_webhooks_key, standard_webhooks_signature
 from helpdesk_retain.plugins.gitlab.integration import Config, GitlabIntegration
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 TOKEN = "gl-test-token-7f3a"
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's published test secret
@@ -40,13 +40,11 @@ def plugin(**config: object) -> GitlabIntegration:
 
 
 def parse(integration: GitlabIntegration, body: bytes, **sign: object) -> list:
-    headers = Headers(integration.sign(body, **sign))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
+    return signed_parse(integration, body, **sign)
 
 
 def stored(live) -> list[tuple[str, str | None]]:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         return [(d.state, d.error) for d in session.execute(select(Delivery)).scalars()]
 
 

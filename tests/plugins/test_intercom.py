@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 from helpdesk_retain.db import session_scope
 from helpdesk_retain.events import CustomerEvent
-from helpdesk_retain.models import Customer, Delivery, Ticket, TicketLog
+from helpdesk_retain.models import Customer, Delivery, Ticket
 from helpdesk_retain.plugins.intercom.integration import IntercomConfig, IntercomIntegration, hub_signature
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "intercom-client-secret"
 SOURCES = {
@@ -32,32 +32,7 @@ def plugin(**config: object) -> IntercomIntegration:
 
 
 def parse(name: str, **config: object) -> list:
-    body = load_fixture("intercom", name)
-    integration = plugin(**config)
-    headers = Headers(integration.sign(body))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
-
-
-def sessions(live):  # noqa: ANN001, ANN201
-    return live.app.extensions["helpdesk_retain"].sessions
-
-
-def count(live, model) -> int:  # noqa: ANN001
-    with session_scope(sessions(live)) as session:
-        return session.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def comments(live, external_id: str) -> list[tuple[str, bool, str]]:  # noqa: ANN001
-    """(author_role, public, body) of the ticket's logged comments, oldest first."""
-    with session_scope(sessions(live)) as session:
-        rows = session.execute(
-            select(TicketLog.author_role, TicketLog.public, TicketLog.body)
-            .join(Ticket, Ticket.id == TicketLog.ticket_id)
-            .where(Ticket.source == "intercom", Ticket.external_id == external_id, TicketLog.kind == "comment")
-            .order_by(TicketLog.at, TicketLog.id)
-        ).all()
-    return [tuple(row) for row in rows]
+    return signed_parse(plugin(**config), load_fixture("intercom", name))
 
 
 def post(live, *names: str) -> None:  # noqa: ANN001
@@ -74,7 +49,7 @@ def live(start_server):  # noqa: ANN001, ANN201
 def test_every_fixture_is_accepted_through_the_endpoint(live):
     names = fixture_names("intercom")
     post(live, *names)
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         states = session.execute(select(Delivery.state)).scalars().all()
     assert states == ["processed"] * len(names)
 
@@ -92,7 +67,7 @@ def test_a_new_conversation_is_a_ticket_with_its_first_message(live):
     assert (ticket["subject"], ticket["status"], ticket["tags"]) == ("Data export", "open", ["billing"])
     assert ticket["customer"] == {"email": "ada@example.com", "name": "Ada Lovelace"}
     assert ticket["created_at"].startswith("2026-11-20T09:00:00")
-    assert comments(live, CONVERSATION) == [
+    assert live.comments("intercom", CONVERSATION) == [
         ("customer", True, "Hi, how do I export all our data?\n\nWe are thinking about cancelling our plan.")
     ]
 
@@ -101,7 +76,7 @@ def test_a_minimal_conversation_from_a_lead_is_stored(live):
     post(live, "conversation_user_created__minimal")
     ticket = live.ticket("intercom", "215472621202700")
     assert ticket["status"] == "open" and ticket["customer"] == {"email": None, "name": None}
-    assert comments(live, "215472621202700") == [("customer", True, "Password reset link does not work.")]
+    assert live.comments("intercom", "215472621202700") == [("customer", True, "Password reset link does not work.")]
 
 
 def test_chinese_text_is_kept_intact(live):
@@ -109,7 +84,7 @@ def test_chinese_text_is_kept_intact(live):
     ticket = live.ticket("intercom", "215472621202800")
     assert ticket["subject"] == "发票重复扣费" and ticket["tags"] == ["投诉"] and ticket["channel"] == "email"
     assert ticket["customer"] == {"email": "li.wei@example.cn", "name": "李伟"}
-    [(role, public, body)] = comments(live, "215472621202800")
+    [(role, public, body)] = live.comments("intercom", "215472621202800")
     assert (role, public) == ("customer", True)
     assert body == "你好，我们这个月被重复扣费了两次。\n\n请尽快退款，否则我们会取消订阅。"
 
@@ -122,7 +97,7 @@ def test_replies_notes_and_bot_answers_keep_their_role_and_visibility(live):
         "conversation_admin_replied__reply",
         "conversation_admin_noted__note",
     )
-    logged = comments(live, CONVERSATION)
+    logged = live.comments("intercom", CONVERSATION)
     assert [(role, public) for role, public, _ in logged] == [
         ("customer", True),
         ("customer", True),
@@ -132,7 +107,9 @@ def test_replies_notes_and_bot_answers_keep_their_role_and_visibility(live):
     assert logged[1][2] == "Still no answer? This is really frustrating."
     assert "Settings → Data" in logged[2][2] and "<b>" not in logged[2][2]
     post(live, "conversation_operator_replied__bot")
-    assert comments(live, "215472621202700") == [("system", True, "Thanks! The team typically replies in a few hours.")]
+    assert live.comments("intercom", "215472621202700") == [
+        ("system", True, "Thanks! The team typically replies in a few hours.")
+    ]
 
 
 def test_conversation_states_and_priority_are_mapped(live):
@@ -149,22 +126,22 @@ def test_conversation_states_and_priority_are_mapped(live):
         assert live.ticket("intercom", CONVERSATION)["status"] == status, name
     ticket = live.ticket("intercom", CONVERSATION)
     assert ticket["tags"] == ["billing", "saved"] and ticket["priority"] == "normal"
-    assert ("agent", True, "Glad we could keep you on board, Ada! Closing this for now.") in comments(
-        live, CONVERSATION
+    assert ("agent", True, "Glad we could keep you on board, Ada! Closing this for now.") in live.comments(
+        "intercom", CONVERSATION
     )
 
 
 def test_an_assignment_sets_the_assignee(live):
     post(live, "conversation_user_created__full", "conversation_admin_assigned__to_admin")
     assert live.ticket("intercom", CONVERSATION)["assignee_email"] == "sam@example.com"
-    assert len(comments(live, CONVERSATION)) == 1  # an assignment without a message is not a comment
+    assert len(live.comments("intercom", CONVERSATION)) == 1  # an assignment without a message is not a comment
 
 
 def test_an_admin_initiated_conversation_opens_with_an_agent_message(live):
     post(live, "conversation_admin_single_created__outbound")
     ticket = live.ticket("intercom", "215472621202900")
     assert ticket["subject"] == "Your export is ready" and ticket["channel"] == "email"
-    assert comments(live, "215472621202900") == [
+    assert live.comments("intercom", "215472621202900") == [
         ("agent", True, "Hi Ada, the export bug (APP-12) is fixed; your export is attached.")
     ]
 
@@ -185,7 +162,7 @@ def test_a_ticket_follows_its_state_categories_and_keeps_its_number(live):
     for name, status in expected.items():
         post(live, name)
         assert live.ticket("intercom", TICKET)["status"] == status, name
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         stored = session.execute(select(Ticket).where(Ticket.external_id == TICKET)).scalar_one()
         assert stored.display_id == "66040342" and stored.custom_fields["Platforms"] == "Web, API"
         assert stored.description == "CSV export times out after 30 seconds for our workspace (12k contacts)."
@@ -194,13 +171,13 @@ def test_a_ticket_follows_its_state_categories_and_keeps_its_number(live):
 def test_ticket_replies_and_notes_are_comments(live):
     post(live, "ticket_created__customer_ticket", "ticket_admin_replied__reply")
     post(live, "ticket_contact_replied__reply", "ticket_note_created__note")
-    assert [(role, public) for role, public, _ in comments(live, TICKET)] == [
+    assert [(role, public) for role, public, _ in live.comments("intercom", TICKET)] == [
         ("system", True),
         ("agent", True),
         ("customer", True),
         ("agent", False),
     ]
-    assert comments(live, TICKET)[2][2] == "Any news? Our board meeting needs this export tomorrow."
+    assert live.comments("intercom", TICKET)[2][2] == "Any news? Our board meeting needs this export tomorrow."
 
 
 def test_a_reply_on_a_back_office_ticket_is_not_public():
@@ -221,7 +198,7 @@ def test_tracker_links_come_from_the_configured_attributes():
 
 def test_contact_topics_update_the_customer(live):
     post(live, "contact_user_created__minimal", "conversation_user_created__full", "contact_user_updated__cancelled")
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         grace = session.execute(select(Customer).where(Customer.email == "grace@example.com")).scalar_one()
         ada = session.execute(select(Customer).where(Customer.email == "ada@example.com")).scalar_one()
         assert grace.status == "active"
@@ -242,7 +219,7 @@ def test_ping_is_answered_and_ignored(live):
     ).encode()  # fmt: skip
     answer = live.post_signed("intercom", body)
     assert answer.status_code == 202 and answer.json()["status"] == "ignored"
-    assert count(live, Delivery) == 0
+    assert live.count(Delivery) == 0
 
 
 def test_the_notification_id_is_the_delivery_id(live):
@@ -262,21 +239,21 @@ def test_a_tampered_body_is_refused_and_nothing_is_stored(live):
     body = load_fixture("intercom", "conversation_user_created__full")
     headers = live.integration("intercom").sign(body)
     assert live.post("intercom", body.replace(b"cancelling", b"upgrading"), headers).status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_wrong_secret_is_refused(live):
     body = load_fixture("intercom", "conversation_user_created__full")
     headers = {"X-Hub-Signature": hub_signature(b"another-secret", body), "Content-Type": "application/json"}
     assert live.post("intercom", body, headers).status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_an_unsigned_delivery_is_refused(live):
     body = load_fixture("intercom", "conversation_user_created__full")
     answer = live.post("intercom", body, {"Content-Type": "application/json"})
     assert answer.status_code == 401 and "X-Hub-Signature" in answer.json()["detail"]
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_missing_item_id_is_a_dead_letter_naming_the_field(live):
@@ -284,10 +261,10 @@ def test_a_missing_item_id_is_a_dead_letter_naming_the_field(live):
     del payload["data"]["item"]["id"]
     answer = live.post_signed("intercom", json.dumps(payload).encode())
     assert answer.status_code == 422 and "data.item.id" in answer.json()["error"]
-    with session_scope(sessions(live)) as session:
+    with session_scope(live.sessions) as session:
         dead = session.get(Delivery, answer.json()["dead_letter_id"])
         assert dead.state == "dead" and "data.item.id" in dead.error
-    assert count(live, Ticket) == 0
+    assert live.count(Ticket) == 0
 
 
 def test_an_unknown_author_type_is_a_dead_letter_naming_the_field(live):

@@ -12,7 +12,7 @@ from helpdesk_retain.db import session_scope
 from helpdesk_retain.integrations import UnsupportedEvent
 from helpdesk_retain.models import Delivery
 from helpdesk_retain.plugins.jira.integration import Config, JiraIntegration
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "test-secret"
 SOURCES = {"jira": {"plugin": "jira", "secret": SECRET}}
@@ -37,9 +37,7 @@ def plugin(**config: object) -> JiraIntegration:
 
 
 def parse(integration: JiraIntegration, body: bytes) -> list:
-    headers = Headers(integration.sign(body))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
+    return signed_parse(integration, body)
 
 
 def parse_json(payload: object, **config: object) -> list:
@@ -47,7 +45,7 @@ def parse_json(payload: object, **config: object) -> list:
 
 
 def stored(live) -> list[tuple[str, str | None]]:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         return [(d.state, d.error) for d in session.execute(select(Delivery)).scalars()]
 
 

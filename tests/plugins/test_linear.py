@@ -14,7 +14,7 @@ from helpdesk_retain.db import session_scope
 from helpdesk_retain.integrations import PayloadError, SignatureError, UnsupportedEvent
 from helpdesk_retain.models import Delivery
 from helpdesk_retain.plugins.linear.integration import Config, LinearIntegration
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "test-secret"
 SOURCES = {"linear": {"plugin": "linear", "secret": SECRET}}
@@ -44,14 +44,11 @@ def plugin(**config: object) -> LinearIntegration:
 
 
 def parse(integration: LinearIntegration, body: bytes) -> list:
-    body = fresh(body)
-    headers = Headers(integration.sign(body))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
+    return signed_parse(integration, fresh(body))
 
 
 def stored(live) -> list[tuple[str, str | None]]:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         return [(d.state, d.error) for d in session.execute(select(Delivery)).scalars()]
 
 

@@ -59,7 +59,7 @@ def documented(t: int, body: bytes, secret: str = SECRET) -> str:
 
 
 def deliveries(live) -> int:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         return session.execute(select(func.count()).select_from(Delivery)).scalar_one()
 
 

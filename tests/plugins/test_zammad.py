@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 from helpdesk_retain.db import session_scope
-from helpdesk_retain.models import Delivery, Ticket, TicketLog
+from helpdesk_retain.models import Delivery, Ticket
 from helpdesk_retain.plugins.zammad.integration import ZammadConfig, ZammadIntegration, hub_signature
-from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json
+from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
 SECRET = "zammad-hmac-token"
 SOURCES = {
@@ -31,32 +31,11 @@ def plugin(**config: object) -> ZammadIntegration:
 
 
 def parse(name: str, **config: object) -> list:
-    body = load_fixture("zammad", name)
-    integration = plugin(**config)
-    headers = Headers(integration.sign(body))
-    integration.verify(headers, body)
-    return integration.parse(headers, body)
-
-
-def count(live, model) -> int:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
-        return session.execute(select(func.count()).select_from(model)).scalar_one()
-
-
-def comments(live, external_id: str) -> list[tuple[str, bool, str]]:  # noqa: ANN001
-    """(author_role, public, body) of the ticket's logged comments, oldest first."""
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
-        rows = session.execute(
-            select(TicketLog.author_role, TicketLog.public, TicketLog.body)
-            .join(Ticket, Ticket.id == TicketLog.ticket_id)
-            .where(Ticket.source == "zammad", Ticket.external_id == external_id, TicketLog.kind == "comment")
-            .order_by(TicketLog.at, TicketLog.id)
-        ).all()
-    return [tuple(row) for row in rows]
+    return signed_parse(plugin(**config), load_fixture("zammad", name))
 
 
 def stored_ticket(live, external_id: str) -> Ticket:  # noqa: ANN001
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         stmt = select(Ticket).where(Ticket.source == "zammad", Ticket.external_id == external_id)
         ticket = session.execute(stmt).scalar_one()
         session.expunge(ticket)
@@ -73,7 +52,7 @@ def test_every_fixture_is_accepted_through_the_endpoint(live):
         answer = live.post_fixture("zammad", "zammad", name)
         assert answer.status_code == 202, (name, answer.text)
         assert answer.json()["status"] == "accepted" and answer.json()["events"] >= 1, name
-    assert count(live, Delivery) == len(fixture_names("zammad"))
+    assert live.count(Delivery) == len(fixture_names("zammad"))
 
 
 def test_every_event_kind_has_a_fixture_and_every_fixture_a_kind():
@@ -91,7 +70,7 @@ def test_a_new_ticket_with_its_first_article_is_stored_with_customer_and_opening
     assert ticket["customer"] == {"email": "emily@example.com", "name": "Emily Adams"}
     assert ticket["created_at"].startswith("2026-11-20T09:12:00")
     assert ticket["assignee_email"] is None  # owner "-" is Zammad's system user
-    [(role, public, body)] = comments(live, "81")
+    [(role, public, body)] = live.comments("zammad", "81")
     assert (role, public) == ("customer", True)
     assert body.startswith("Hello,\nI was charged twice for November") and "<div>" not in body
 
@@ -115,14 +94,14 @@ def test_chinese_text_is_kept_intact(live):
     ticket = live.ticket("zammad", "82")
     assert ticket["subject"] == "导出数据失败，我要取消订阅"
     assert ticket["tags"] == ["投诉", "导出"] and ticket["customer"]["name"] == "李伟"
-    [(role, _, body)] = comments(live, "82")
+    [(role, _, body)] = live.comments("zammad", "82")
     assert role == "customer" and "我已经三次尝试导出我们的数据" in body and "取消订阅" in body
 
 
 def test_an_agent_reply_and_an_internal_note_keep_their_role_and_visibility(live):
     for name in ("ticket_created__full", "article_created__agent_reply", "article_created__internal_note"):
         assert live.post_fixture("zammad", "zammad", name).status_code == 202
-    logged = comments(live, "81")
+    logged = live.comments("zammad", "81")
     assert [(role, public) for role, public, _ in logged] == [("customer", True), ("agent", True), ("agent", False)]
     assert logged[2][2] == "Refund issued in Stripe; customer mentioned cancelling. See APP-12."
     ticket = live.ticket("zammad", "81")
@@ -148,7 +127,7 @@ def test_a_custom_payload_with_string_values_is_understood(live):
     live.post_fixture("zammad", "zammad", "article_created__custom_payload")
     ticket = live.ticket("zammad", "81")
     assert (ticket["status"], ticket["priority"], ticket["tags"]) == ("open", "urgent", ["billing", "vip"])
-    assert comments(live, "81") == [
+    assert live.comments("zammad", "81") == [
         ("customer", True, "Charged again this morning. This is the third time, I want to talk to a manager.")
     ]
 
@@ -210,7 +189,7 @@ def test_a_tampered_body_is_refused_and_nothing_is_stored(live):
     headers = live.integration("zammad").sign(body)
     answer = live.post("zammad", body.replace(b"charged twice", b"charged three times"), headers)
     assert answer.status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_wrong_secret_is_refused(live):
@@ -218,7 +197,7 @@ def test_a_wrong_secret_is_refused(live):
     headers = live.integration("zammad").sign(body)
     headers["X-Hub-Signature"] = hub_signature(b"another-token", body)
     assert live.post("zammad", body, headers).status_code == 401
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_an_unsigned_delivery_is_refused(live):
@@ -227,7 +206,7 @@ def test_an_unsigned_delivery_is_refused(live):
     del headers["X-Hub-Signature"]
     answer = live.post("zammad", body, headers)
     assert answer.status_code == 401 and "X-Hub-Signature" in answer.json()["detail"]
-    assert count(live, Delivery) == 0 and count(live, Ticket) == 0
+    assert live.count(Delivery) == 0 and live.count(Ticket) == 0
 
 
 def test_a_missing_ticket_id_is_a_dead_letter_naming_the_field(live):
@@ -235,10 +214,10 @@ def test_a_missing_ticket_id_is_a_dead_letter_naming_the_field(live):
     del payload["ticket"]["id"]
     answer = live.post_signed("zammad", json.dumps(payload).encode())
     assert answer.status_code == 422 and "ticket.id" in answer.json()["error"]
-    with session_scope(live.app.extensions["helpdesk_retain"].sessions) as session:
+    with session_scope(live.sessions) as session:
         dead = session.get(Delivery, answer.json()["dead_letter_id"])
         assert dead.state == "dead" and "ticket.id" in dead.error
-    assert count(live, Ticket) == 0
+    assert live.count(Ticket) == 0
 
 
 def test_an_article_without_a_sender_is_a_dead_letter_naming_the_field(live):
@@ -251,4 +230,4 @@ def test_an_article_without_a_sender_is_a_dead_letter_naming_the_field(live):
 def test_a_payload_without_a_ticket_is_ignored(live):
     answer = live.post_signed("zammad", json.dumps({"text": "Ticket 10081 was updated"}).encode())
     assert answer.status_code == 202 and answer.json()["status"] == "ignored"
-    assert count(live, Delivery) == 0
+    assert live.count(Delivery) == 0
