@@ -27,7 +27,7 @@ from .config import Settings
 from .events import CustomerEvent, Event, IssueEvent, Person, TicketEvent
 from .integrations import IntegrationConfig
 from .models import Customer, Ticket, TicketLog
-from .sqlutil import insert_ignore
+from .sqlutil import DeferredObjects, DeferredRows, allocate_ids, insert_ignore, insert_ignore_statement
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -36,6 +36,18 @@ M = TypeVar("M")
 #: and customers (key -> row, None if absent). Cleared with the session, or by whoever rolls back a savepoint.
 TICKETS = "ingest.tickets"
 CUSTOMERS = "customers_by_key"
+#: session.info key: ids set aside (``preload``) for the tickets an import batch creates; while present, new
+#: tickets are queued (``TICKET_ROWS``) instead of inserted one by one
+NEW_TICKET_IDS = "ingest.new_ticket_ids"
+
+#: tickets created by an import batch, written together before anything reads or references them
+TICKET_ROWS = DeferredObjects(Ticket)
+#: log rows, written together at the end of an apply (or import batch) or before the log is read
+LOG_ROWS = DeferredRows(
+    TicketLog.__table__,
+    lambda dialect: insert_ignore_statement(dialect, TicketLog.__table__, ("ticket_id", "dedupe_key"), returning=False),
+    after=[TICKET_ROWS],
+)
 
 TICKET_FIELDS = (
     "subject",
@@ -120,8 +132,11 @@ def apply_events(ctx: Context, events: list[Event], steps: Steps, *, finish: boo
 
 
 def finish_apply(ctx: Context, steps: Steps) -> None:
+    """The finish steps, then every queued write of the apply (before a savepoint around it can end, so a row
+    that fails fails its own line)."""
     for finish_step in steps.finish:
         finish_step(ctx)
+    DeferredRows.flush_all(ctx.session)
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -242,8 +257,12 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
             "complaint_source": "rules",
             "is_complaint": False,
         }
-        new_id = insert_ignore(session, Ticket.__table__, values, ["source", "external_id"])
-        if new_id is not None:
+        ids: list[int] | None = session.info.get(NEW_TICKET_IDS)
+        if ids:  # an import batch: the row is written with the batch's others (``preload``)
+            new_id = ids.pop()
+            ticket = attach_inserted(session, Ticket, values, new_id)
+            TICKET_ROWS.add(session, [ticket])
+        elif (new_id := insert_ignore(session, Ticket.__table__, values, ["source", "external_id"])) is not None:
             ticket = attach_inserted(session, Ticket, values, new_id)
         else:  # a concurrent transaction inserted it and has committed
             ticket = _load_ticket(session, key)
@@ -295,7 +314,11 @@ def _ticket_query() -> Select[Any]:
 def preload(session: Session, source: str, events: list[Event]) -> None:
     """Read the tickets and customers a batch of events will touch in two statements (locking the tickets),
     so applying the batch reads nothing per event: ``upsert_ticket`` and the customer lookup use what this
-    finds, and skip the read for what it did not find. For the importer, whose batches share a transaction."""
+    finds, and skip the read for what it did not find. For the importer, whose batches share a transaction.
+
+    The tickets it did not find get their ids here, and ``upsert_ticket`` queues their INSERTs (``TICKET_ROWS``):
+    a batch writes its new tickets in one statement. A concurrent creator of one of them (PostgreSQL) makes that
+    statement fail on the unique constraint, and the importer then applies the batch line by line."""
     ids, keys = set(), set()
     for ev in events:
         if isinstance(ev, TicketEvent):
@@ -317,6 +340,8 @@ def preload(session: Session, source: str, events: list[Event]) -> None:
             if customer is not None:
                 customers.setdefault(customer.key, customer)
         tickets.update({(source, i): found.get(i) for i in chunk})
+    missing = sum(1 for i in ids if tickets[source, i] is None)
+    session.info[NEW_TICKET_IDS] = allocate_ids(session, Ticket.__table__, missing)[::-1]  # popped in order
     for chunk in _chunks(sorted(keys - customers.keys())):  # type: ignore[operator]
         found_customers = {c.key: c for c in session.execute(_customers_query(), {"keys": chunk}).scalars()}
         customers.update({k: found_customers.get(k) for k in chunk})
@@ -409,7 +434,8 @@ def _append_log(ctx: Context, ticket: Ticket, ev: TicketEvent) -> None:
         kind = "created" if ev.kind == "ticket.created" else "updated"
         at = ev.created_at if kind == "created" and ev.created_at else (ev.updated_at or ev.occurred_at)
         digest = hashlib.sha256(json.dumps([kind, at.isoformat(), snapshot], sort_keys=True).encode()).hexdigest()
-        values = {"at": at, "kind": kind, "dedupe_key": f"{kind}:{digest[:40]}"}
+        values = {"at": at, "kind": kind, "dedupe_key": f"{kind}:{digest[:40]}", "author_role": None, "body": None}
+    # every row has the same keys: queued rows are written with one executemany, compiled from the first row
     values.update(
         ticket_id=ticket.id,
         status=ev.status,
@@ -418,4 +444,4 @@ def _append_log(ctx: Context, ticket: Ticket, ev: TicketEvent) -> None:
         delivery_id=ctx.delivery_row_id,
         public=values.get("public"),
     )
-    insert_ignore(ctx.session, TicketLog.__table__, values, ["ticket_id", "dedupe_key"])
+    LOG_ROWS.add(ctx.session, [values])

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
 
 @cache
-def _insert_ignore_statement(dialect_name: str, table: Table, conflict: tuple[str, ...]) -> Insert:
-    # built once per (dialect, table, conflict target); values travel as bind parameters, so the hot
-    # path neither rebuilds the statement nor recomputes its cache key
+def insert_ignore_statement(
+    dialect_name: str, table: Table, conflict: tuple[str, ...], *, returning: bool = True
+) -> Insert:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING id], built once per dialect, table and target:
+    values travel as bind parameters, so the hot path neither rebuilds it nor recomputes its cache key."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict)).returning(table.c.id)
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.returning(table.c.id) if returning else stmt
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], conflict: list[str]) -> int | None:
@@ -31,8 +35,31 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], confli
     # ingest). Pending ORM changes flush later, at the next ORM query or the commit: callers whose row could
     # conflict with such a change flush first (see ``ingest._get_or_create_customer``).
     connection = session.connection()
-    stmt = _insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
+    stmt = insert_ignore_statement(connection.dialect.name, table, tuple(conflict))
     return connection.execute(stmt, values).scalar_one_or_none()
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` unused primary keys of ``table`` (its ``id`` column), for rows this transaction inserts later
+    with explicit ids (``DeferredObjects``), so nothing has to be read back per row.
+
+    PostgreSQL: drawn from the column's sequence in one statement; concurrent transactions never get the same
+    ids (an unused one is a gap, as after any rollback). SQLite: above the table's largest id and the ids
+    handed out earlier in the same session. That is safe because every SQLite transaction begins with
+    ``BEGIN IMMEDIATE`` (``db.py``), which keeps every other writer out until it ends.
+    """
+    if count <= 0:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return sorted(connection.execute(stmt).scalars())
+    handed = f"ids:{table.name}"
+    top = connection.execute(select(func.max(table.c.id))).scalar() or 0
+    start = max(top, session.info.get(handed, 0)) + 1
+    session.info[handed] = start + count - 1
+    return list(range(start, start + count))
 
 
 #: session.info keys of ``DeferredRows`` queues start with this
@@ -42,11 +69,13 @@ DEFERRED_PREFIX = "deferred:"
 class DeferredRows:
     """Rows for one table, queued in a session and written together in one statement (executemany).
 
-    Contract: queued rows are written before the session's next ORM statement that reads anything or writes this
-    table (so every read in the transaction sees them and writes keep their order), before the session commits,
-    and whenever ``flush`` is called; a rollback drops the rows queued inside the transaction or savepoint it
-    ends. With ``key``, a later row replaces a queued one with the same key (an upsert's last write wins, and one
-    multi-row upsert must not touch a row twice). ``statement(dialect name)`` builds the INSERT.
+    Contract: queued rows are written before the session's next statement (``session.execute``) that reads
+    anything or writes this table (so every read in the transaction sees them and writes keep their order), before
+    the session commits, and whenever ``flush`` is called; a rollback drops the rows queued inside the transaction
+    or savepoint it ends. With ``key``, a later row replaces a queued one with the same key (an upsert's last write
+    wins, and one multi-row upsert must not touch a row twice). ``statement(dialect name)`` builds the INSERT.
+    ``after``: the queues of the rows these reference (foreign keys), written first. Rows are also written before
+    an ORM flush, so the unit of work never writes a row that references a queued one before it.
 
     For ingest hot paths: an import batch or a multi-event delivery then writes such rows once, not per event.
     """
@@ -55,12 +84,17 @@ class DeferredRows:
         self,
         table: Table,
         statement: Callable[[str], Executable],
-        key: Callable[[dict[str, Any]], Hashable] | None = None,
+        key: Callable[[Any], Hashable] | None = None,
+        *,
+        after: Iterable[DeferredRows] = (),
     ) -> None:
         self.table, self.statement, self.key = table, statement, key
+        self.after = tuple(after)
+        _QUEUES.append(self)
         self._info_key = f"{DEFERRED_PREFIX}{table.name}"
         # one object per hook, so ``event.contains`` recognises them on a session
         self._on_orm = self._before_orm_statement
+        self._on_flush = self._before_flush
         self._on_commit = self.flush
         self._on_rollback = self._forget
 
@@ -72,6 +106,7 @@ class DeferredRows:
             queued = session.info[self._info_key] = {}
             if not event.contains(session, "before_commit", self._on_commit):
                 event.listen(session, "do_orm_execute", self._on_orm)
+                event.listen(session, "before_flush", self._on_flush)
                 event.listen(session, "before_commit", self._on_commit)
                 event.listen(session, "after_soft_rollback", self._on_rollback)
         # each row remembers the innermost transaction it was queued in, for ``_forget``
@@ -80,17 +115,34 @@ class DeferredRows:
             queued.pop(k := (self.key(row) if self.key else object()), None)  # re-queued: moves to the end
             queued[k] = (current, row)
 
+    @staticmethod
+    def flush_all(session: Session) -> None:
+        """Write every queue's rows (e.g. before a savepoint ends, so a failing row fails its own savepoint)."""
+        for queue in _QUEUES:
+            queue.flush(session)
+
     def flush(self, session: Session) -> None:
+        for referenced in self.after:
+            referenced.flush(session)
         queued = session.info.pop(self._info_key, None)
         if queued:
             connection = session.connection()  # Core, no autoflush: the queued rows need no ORM state
-            connection.execute(self.statement(connection.dialect.name), [row for _tx, row in queued.values()])
+            rows = self._values(session, [row for _tx, row in queued.values()])
+            connection.execute(self.statement(connection.dialect.name), rows)
+
+    def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
+        return queued
+
+    def _before_flush(self, session: Session, _context: UOWTransaction, _instances: object) -> None:
+        self.flush(session)
 
     def _before_orm_statement(self, state: ORMExecuteState) -> None:
-        # an ORM statement names an annotated copy of the table: compare names
+        # anything but a write of another table may read or write these rows (a text() statement included); an
+        # ORM statement names an annotated copy of the table: compare names
         written = getattr(getattr(state.statement, "table", None), "name", None)
-        if state.is_select or written == self.table.name:
-            self.flush(state.session)
+        if (state.is_insert or state.is_update or state.is_delete) and written != self.table.name:
+            return
+        self.flush(state.session)
 
     def _forget(self, session: Session, rolled_back: SessionTransaction) -> None:
         queued = session.info.get(self._info_key)
@@ -99,9 +151,37 @@ class DeferredRows:
                 del queued[k]
 
 
+#: every queue, in creation order
+_QUEUES: list[DeferredRows] = []
+
+
 def _inside(tx: SessionTransaction | None, outer: SessionTransaction) -> bool:
     while tx is not None:
         if tx is outer:
             return True
         tx = tx.parent
     return False
+
+
+class DeferredObjects(DeferredRows):
+    """ORM objects whose INSERT is queued: ``add`` takes objects already attached to the session as persistent
+    (``ingest.attach_inserted``) with an id of their own (``allocate_ids``). Each is written as it is when the
+    queue is written, so changes made to it meanwhile go into its INSERT instead of a later UPDATE; it then
+    counts as unchanged (its attribute history is committed, as after loading it)."""
+
+    def __init__(self, model: type[Any], *, after: Iterable[DeferredRows] = ()) -> None:
+        table: Table = model.__table__
+        super().__init__(table, lambda _dialect: insert(table), key=id, after=after)
+        self._columns = tuple((prop.key, prop.columns[0].key) for prop in model.__mapper__.column_attrs)
+
+    def _before_orm_statement(self, state: ORMExecuteState) -> None:
+        self.flush(state.session)  # before any statement: the rows of most tables reference these
+
+    def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
+        rows = [{column: obj.__dict__.get(attr) for attr, column in self._columns} for obj in queued]
+        # SQLAlchemy's own "these values are now in the database" step (what a flush or a load does); it has no
+        # public per-object form that also drops the object from the session's set of modified objects
+        InstanceState._commit_all_states(
+            ((obj._sa_instance_state, obj.__dict__) for obj in queued), session.identity_map
+        )
+        return rows

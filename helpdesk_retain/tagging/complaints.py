@@ -19,6 +19,7 @@ from sqlalchemy import Insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..ingest import TICKET_ROWS
 from ..integrations import IntegrationConfig, vocab_key
 from ..models import Ticket
 from ..models.tagging import ComplaintState
@@ -110,7 +111,9 @@ def _upsert_complaint_time(dialect_name: str) -> Insert:
 
 
 #: complaint times are upserted once per apply or import batch, the last one per ticket (see ``DeferredRows``)
-COMPLAINT_TIMES = DeferredRows(ComplaintState.__table__, _upsert_complaint_time, key=lambda row: row["ticket_id"])
+COMPLAINT_TIMES = DeferredRows(
+    ComplaintState.__table__, _upsert_complaint_time, key=lambda row: row["ticket_id"], after=[TICKET_ROWS]
+)
 
 
 def save_complaint_time(

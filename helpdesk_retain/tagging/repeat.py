@@ -19,6 +19,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..config import TaggingSettings
+from ..ingest import TICKET_ROWS
 from ..models import Ticket
 from ..models.tagging import RiskSignal
 from .normalize import normalize
@@ -74,15 +75,16 @@ PENDING = "tagging.repeat_pending"
 @cache
 def _window_query() -> Select[Any]:
     """The tickets of some customers created in [low, high]; one statement object, so its compiled form is
-    reused (the customer list is an expanding bind parameter)."""
+    reused (the customer list is an expanding bind parameter). A Core statement: the rows need no ORM loading."""
+    t = Ticket.__table__.c
     return (
-        select(Ticket.id, Ticket.customer_id, Ticket.external_id, Ticket.created_at, Ticket.subject, Ticket.description)
+        select(t.id, t.customer_id, t.external_id, t.created_at, t.subject, t.description)
         .where(
-            Ticket.customer_id.in_(bindparam("customers", expanding=True)),
-            Ticket.created_at >= bindparam("low", type_=Ticket.__table__.c.created_at.type),
-            Ticket.created_at <= bindparam("high", type_=Ticket.__table__.c.created_at.type),
+            t.customer_id.in_(bindparam("customers", expanding=True)),
+            t.created_at >= bindparam("low", type_=t.created_at.type),
+            t.created_at <= bindparam("high", type_=t.created_at.type),
         )
-        .order_by(Ticket.customer_id, Ticket.created_at, Ticket.id)
+        .order_by(t.customer_id, t.created_at, t.id)
     )
 
 
@@ -123,7 +125,9 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
         "high": max(t.created_at for t in queued) + window,
     }
     by_customer: dict[int, list[Any]] = {}
-    for row in session.execute(_window_query(), bounds):  # autoflush: this apply's tickets are in it
+    session.flush()  # this apply's tickets are in the window: changes, and then the queued INSERTs (a Core read)
+    TICKET_ROWS.flush(session)
+    for row in session.connection().execute(_window_query(), bounds):
         by_customer.setdefault(row.customer_id, []).append(row)
     judge: dict[int, Any] = {}
     for t in queued:

@@ -10,6 +10,7 @@ from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..ingest import TICKET_ROWS
 from ..models.tagging import RiskSignal
 from ..sqlutil import DeferredRows
 
@@ -71,12 +72,12 @@ def add_signals(session: Session, ticket_id: int, found: list[Found]) -> None:
 
 
 #: risk-signal rows are queued and written once per apply or import batch (see ``DeferredRows``)
-SIGNAL_ROWS = DeferredRows(RiskSignal.__table__, _insert_signal)
+SIGNAL_ROWS = DeferredRows(RiskSignal.__table__, _insert_signal, after=[TICKET_ROWS])
 
 
 def add_many(session: Session, found: list[tuple[int, Found]]) -> None:
     """``add_signals`` for several tickets at once. The rows are queued (``SIGNAL_ROWS``): reads and the commit of
-    the session see them, and ``step.finish_step`` writes them at the end of each apply (a savepoint around one
+    the session see them, and ``ingest.finish_apply`` writes them at the end of each apply (a savepoint around one
     import line must hold its own rows)."""
     SIGNAL_ROWS.add(
         session,

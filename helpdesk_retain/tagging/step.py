@@ -23,7 +23,6 @@ from ..integrations import IntegrationConfig
 from ..models import Ticket, TicketLog
 from ..models.tagging import ComplaintState
 from .complaints import (
-    COMPLAINT_TIMES,
     MAX_EVIDENCE,
     Verdict,
     apply_verdict,
@@ -36,7 +35,7 @@ from .complaints import (
 from .matcher import TextTags
 from .repeat import finish as finish_repeat_contacts
 from .repeat import update_repeat_contacts
-from .signals import SIGNAL_ROWS, Found, add_signals, sync_signals
+from .signals import Found, add_signals, sync_signals
 from .tagger import tagger_for
 
 #: session.info key: tickets tagged in this transaction (they are no longer "fresh")
@@ -76,8 +75,6 @@ def ticket_step(ctx: Context, ticket: Ticket, ev: TicketEvent) -> None:
 def finish_step(ctx: Context) -> None:
     """Finish step (registered in ``ingest.default_steps``): the repeat contacts queued by this apply."""
     finish_repeat_contacts(ctx.session, ctx.settings.tagging, tagger_for(ctx.settings))
-    SIGNAL_ROWS.flush(ctx.session)  # queued writes of this apply, before a savepoint around it can end
-    COMPLAINT_TIMES.flush(ctx.session)
 
 
 def _customer_said(comment: Comment | None) -> bool:
