@@ -6,6 +6,7 @@ inbox, parse, apply) with the cheapest useful handler: a Flask view that inserts
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import waitress
@@ -50,6 +51,7 @@ def full_app(url: str) -> Flask:
 
 
 if __name__ == "__main__":
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N": expected under load
     mode, url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     app = bare_app(url) if mode == "bare" else full_app(url)
     waitress.serve(app, host="127.0.0.1", port=port, threads=THREADS, _quiet=True)

@@ -21,7 +21,8 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from .config import Settings
 from .events import CustomerEvent, Event, IssueEvent, Person, TicketEvent
@@ -278,11 +279,14 @@ def attach_inserted(session: Session, model: type[M], values: dict[str, Any], ro
     to the session as persistent without reading it back; later changes to it flush as an UPDATE."""
     obj = model.__mapper__.class_manager.new_instance()  # what loading a row does: no __init__, no validation
     state = obj.__dict__
-    for name, default in _defaults(model):
-        state[name] = default()
+    if len(values) < len(_defaults(model)):  # (a row read back has every column)
+        for name, default in _defaults(model):
+            state[name] = default()
     state.update(values)
     state["id"] = row_id
-    make_transient_to_detached(obj)
+    # what ``make_transient_to_detached`` does for an object whose every column is set and none was ever changed
+    # (so nothing to commit or expire): it gets its identity, and ``add`` then attaches it as persistent
+    instance_state(obj).key = model.__mapper__.identity_key_from_primary_key((row_id,))
     session.add(obj)
     return obj
 
@@ -302,13 +306,32 @@ def _defaults(model: type[Any]) -> tuple[tuple[str, Callable[[], Any]], ...]:
 
 @cache
 def _ticket_query() -> Select[Any]:
-    # built once: bind parameters carry the key, so SQLAlchemy reuses the compiled statement
+    # built once: bind parameters carry the key, so SQLAlchemy reuses the compiled statement. Core columns: the
+    # row becomes ORM objects through ``_attach_row``, cheaper than the ORM's loading of a joined row
+    tickets, customers = Ticket.__table__, Customer.__table__
     return (
-        select(Ticket, Customer)
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(Ticket.source == bindparam("source"), Ticket.external_id == bindparam("external_id"))
-        .with_for_update(of=Ticket)
+        select(*tickets.columns, *customers.columns)
+        .outerjoin(customers, customers.c.id == tickets.c.customer_id)
+        .where(tickets.c.source == bindparam("source"), tickets.c.external_id == bindparam("external_id"))
+        .with_for_update(of=tickets)
     )
+
+
+@cache
+def _attributes(model: type[Any]) -> tuple[str, ...]:
+    """The column attributes of ``model`` in the order of its table's columns (the order of a Core row)."""
+    by_column = {prop.columns[0].key: prop.key for prop in model.__mapper__.column_attrs}
+    return tuple(by_column[column.key] for column in model.__table__.columns)
+
+
+def _attach_row(session: Session, model: type[M], values: tuple[Any, ...]) -> M:
+    """The ORM object of a row read through Core: the one the session already holds, else attached as loaded."""
+    names = _attributes(model)
+    row_id = values[names.index("id")]
+    held = session.identity_map.get(session.identity_key(model, row_id))
+    if held is not None:  # loaded earlier in this transaction: it may carry changes not flushed yet
+        return held  # type: ignore[return-value]
+    return attach_inserted(session, model, dict(zip(names, values, strict=True)), row_id)
 
 
 def preload(session: Session, source: str, events: list[Event]) -> None:
@@ -367,12 +390,18 @@ def _customers_query() -> Select[Any]:
 
 
 def _load_ticket(session: Session, key: dict[str, str]) -> Ticket | None:
-    """The ticket, locked; its customer (if any) joins the transaction's customer cache."""
-    row = session.execute(_ticket_query(), key).one_or_none()
+    """The ticket, locked; its customer (if any) joins the transaction's customer cache.
+
+    Read through Core on the session's connection, which skips autoflush: a ticket with unflushed changes is
+    one the session holds already, and that object is the one returned."""
+    TICKET_ROWS.flush(session)  # (empty outside import batches) a Core read must see queued tickets too
+    row = session.connection().execute(_ticket_query(), key).first()
     if row is None:
         return None
-    ticket, customer = row
-    if customer is not None:
+    width = len(Ticket.__table__.columns)
+    ticket = _attach_row(session, Ticket, tuple(row[:width]))
+    if row[width] is not None:  # the customer's id
+        customer = _attach_row(session, Customer, tuple(row[width:]))
         session.info.setdefault(CUSTOMERS, {}).setdefault(customer.key, customer)
     return ticket
 

@@ -92,11 +92,6 @@ class DeferredRows:
         self.after = tuple(after)
         _QUEUES.append(self)
         self._info_key = f"{DEFERRED_PREFIX}{table.name}"
-        # one object per hook, so ``event.contains`` recognises them on a session
-        self._on_orm = self._before_orm_statement
-        self._on_flush = self._before_flush
-        self._on_commit = self.flush
-        self._on_rollback = self._forget
 
     def add(self, session: Session, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -104,11 +99,6 @@ class DeferredRows:
         queued: dict[Hashable, tuple[SessionTransaction, dict[str, Any]]] | None = session.info.get(self._info_key)
         if queued is None:
             queued = session.info[self._info_key] = {}
-            if not event.contains(session, "before_commit", self._on_commit):
-                event.listen(session, "do_orm_execute", self._on_orm)
-                event.listen(session, "before_flush", self._on_flush)
-                event.listen(session, "before_commit", self._on_commit)
-                event.listen(session, "after_soft_rollback", self._on_rollback)
         # each row remembers the innermost transaction it was queued in, for ``_forget``
         current = session.get_nested_transaction() or session.get_transaction() or session.begin()
         for row in rows:
@@ -133,9 +123,6 @@ class DeferredRows:
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         return queued
 
-    def _before_flush(self, session: Session, _context: UOWTransaction, _instances: object) -> None:
-        self.flush(session)
-
     def _before_orm_statement(self, state: ORMExecuteState) -> None:
         # anything but a write of another table may read or write these rows (a text() statement included); an
         # ORM statement names an annotated copy of the table: compare names
@@ -153,6 +140,37 @@ class DeferredRows:
 
 #: every queue, in creation order
 _QUEUES: list[DeferredRows] = []
+
+
+# Listeners on the Session class (every session): registering them per session costs more than a delivery's
+# queued writes save. Each does nothing in a session without queued rows.
+def _queued(session: Session) -> list[DeferredRows]:
+    info = session.info
+    return [queue for queue in _QUEUES if queue._info_key in info] if info else []
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    for queue in _queued(state.session):
+        queue._before_orm_statement(state)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    for queue in _queued(session):
+        queue.flush(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    for queue in _queued(session):
+        queue.flush(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, rolled_back: SessionTransaction) -> None:
+    for queue in _queued(session):
+        queue._forget(session, rolled_back)
 
 
 def _inside(tx: SessionTransaction | None, outer: SessionTransaction) -> bool:
