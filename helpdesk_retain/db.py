@@ -6,6 +6,7 @@ scheduler thread of ``serve`` can share one file. PostgreSQL uses psycopg 3.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,12 @@ def make_engine(
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, **(connect_args or {})})
+        engine = create_engine(
+            url,
+            echo=echo,
+            json_serializer=json_dumps,
+            connect_args={"check_same_thread": False, **(connect_args or {})},
+        )
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms))
         writer = _WriterLock(busy_timeout_ms / 1000)
         event.listen(engine, "begin", writer.begin)
@@ -56,9 +62,18 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        json_serializer=json_dumps,
         pool_timeout=10,
         connect_args={"connect_timeout": 5, **(connect_args or {})},
     )
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns' serializer: ``json.dumps``, with the empty list and object (most tags, custom fields,
+    evidence and snapshots of an ingest) answered without the encoder."""
+    if not value and isinstance(value, list | dict):
+        return "[]" if isinstance(value, list) else "{}"
+    return json.dumps(value)
 
 
 def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None:

@@ -28,7 +28,14 @@ from .config import Settings
 from .events import CustomerEvent, Event, IssueEvent, Person, TicketEvent
 from .integrations import IntegrationConfig
 from .models import Customer, Ticket, TicketLog
-from .sqlutil import DeferredObjects, DeferredRows, allocate_ids, insert_ignore, insert_ignore_statement
+from .sqlutil import (
+    DeferredObjects,
+    DeferredRows,
+    allocate_ids,
+    id_beside_allocated,
+    insert_ignore,
+    insert_ignore_statement,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -263,7 +270,7 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
             new_id = ids.pop()
             ticket = attach_inserted(session, Ticket, values, new_id)
             TICKET_ROWS.add(session, [ticket])
-        elif (new_id := insert_ignore(session, Ticket.__table__, values, ["source", "external_id"])) is not None:
+        elif (new_id := _insert_ticket(session, values)) is not None:
             ticket = attach_inserted(session, Ticket, values, new_id)
         else:  # a concurrent transaction inserted it and has committed
             ticket = _load_ticket(session, key)
@@ -272,6 +279,14 @@ def upsert_ticket(ctx: Context, ev: TicketEvent) -> Ticket:
     _merge_fields(ctx, ticket, ev, is_new=new_id is not None)
     _append_log(ctx, ticket, ev)
     return ticket
+
+
+def _insert_ticket(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT-or-nothing of one ticket; its id, or None when the row exists (a concurrent creator won)."""
+    TICKET_ROWS.flush(session)  # queued tickets first: the unique constraint must see them
+    if (row_id := id_beside_allocated(session, Ticket.__table__)) is not None:
+        values = {**values, "id": row_id}
+    return insert_ignore(session, Ticket.__table__, values, ["source", "external_id"])
 
 
 def attach_inserted(session: Session, model: type[M], values: dict[str, Any], row_id: int) -> M:

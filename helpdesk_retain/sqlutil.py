@@ -39,6 +39,9 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], confli
     return connection.execute(stmt, values).scalar_one_or_none()
 
 
+_HANDED = "ids:"  # session.info key prefix: the largest id SQLite handed out in this session
+
+
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` unused primary keys of ``table`` (its ``id`` column), for rows this transaction inserts later
     with explicit ids (``DeferredObjects``), so nothing has to be read back per row.
@@ -55,11 +58,18 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
         sequence = func.pg_get_serial_sequence(table.name, "id")
         stmt = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
         return sorted(connection.execute(stmt).scalars())
-    handed = f"ids:{table.name}"
+    handed = _HANDED + table.name
     top = connection.execute(select(func.max(table.c.id))).scalar() or 0
     start = max(top, session.info.get(handed, 0)) + 1
     session.info[handed] = start + count - 1
     return list(range(start, start + count))
+
+
+def id_beside_allocated(session: Session, table: Table) -> int | None:
+    """The id for a row of ``table`` inserted one by one in a session that set ids aside: None (the database
+    numbers it) unless the database could number it with one of them (SQLite numbers a row after the largest id it
+    holds, and rows with set-aside ids may not be written yet)."""
+    return allocate_ids(session, table, 1)[0] if _HANDED + table.name in session.info else None
 
 
 #: session.info keys of ``DeferredRows`` queues start with this
