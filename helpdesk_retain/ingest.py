@@ -32,6 +32,7 @@ from .sqlutil import (
     DeferredObjects,
     DeferredRows,
     allocate_ids,
+    column_attributes,
     id_beside_allocated,
     insert_ignore,
     insert_ignore_statement,
@@ -332,21 +333,13 @@ def _ticket_query() -> Select[Any]:
     )
 
 
-@cache
-def _attributes(model: type[Any]) -> tuple[str, ...]:
-    """The column attributes of ``model`` in the order of its table's columns (the order of a Core row)."""
-    by_column = {prop.columns[0].key: prop.key for prop in model.__mapper__.column_attrs}
-    return tuple(by_column[column.key] for column in model.__table__.columns)
-
-
 def _attach_row(session: Session, model: type[M], values: tuple[Any, ...]) -> M:
     """The ORM object of a row read through Core: the one the session already holds, else attached as loaded."""
-    names = _attributes(model)
-    row_id = values[names.index("id")]
-    held = session.identity_map.get(session.identity_key(model, row_id))
+    row = {attr: value for (_column, attr), value in zip(column_attributes(model), values, strict=True)}
+    held = session.identity_map.get(session.identity_key(model, row["id"]))
     if held is not None:  # loaded earlier in this transaction: it may carry changes not flushed yet
         return held  # type: ignore[return-value]
-    return attach_inserted(session, model, dict(zip(names, values, strict=True)), row_id)
+    return attach_inserted(session, model, row, row["id"])
 
 
 def preload(session: Session, source: str, events: list[Event]) -> None:

@@ -72,6 +72,14 @@ def id_beside_allocated(session: Session, table: Table) -> int | None:
     return allocate_ids(session, table, 1)[0] if _HANDED + table.name in session.info else None
 
 
+@cache
+def column_attributes(model: type[Any]) -> tuple[tuple[str, str], ...]:
+    """(column name, mapped attribute name) of every column of ``model``'s table, in the table's (a Core row's)
+    order."""
+    by_column = {prop.columns[0].key: prop.key for prop in model.__mapper__.column_attrs}
+    return tuple((column.key, by_column[column.key]) for column in model.__table__.columns)
+
+
 #: session.info keys of ``DeferredRows`` queues start with this
 DEFERRED_PREFIX = "deferred:"
 
@@ -200,13 +208,13 @@ class DeferredObjects(DeferredRows):
     def __init__(self, model: type[Any], *, after: Iterable[DeferredRows] = ()) -> None:
         table: Table = model.__table__
         super().__init__(table, lambda _dialect: insert(table), key=id, after=after)
-        self._columns = tuple((prop.key, prop.columns[0].key) for prop in model.__mapper__.column_attrs)
+        self._columns = column_attributes(model)
 
     def _before_orm_statement(self, state: ORMExecuteState) -> None:
         self.flush(state.session)  # before any statement: the rows of most tables reference these
 
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
-        rows = [{column: obj.__dict__.get(attr) for attr, column in self._columns} for obj in queued]
+        rows = [{column: obj.__dict__.get(attr) for column, attr in self._columns} for obj in queued]
         # SQLAlchemy's own "these values are now in the database" step (what a flush or a load does); it has no
         # public per-object form that also drops the object from the session's set of modified objects
         InstanceState._commit_all_states(
