@@ -46,6 +46,7 @@ def make_engine(
             url,
             echo=echo,
             json_serializer=json_dumps,
+            json_deserializer=json_loads,
             connect_args={"check_same_thread": False, **(connect_args or {})},
         )
         event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms))
@@ -74,6 +75,16 @@ def json_dumps(value: Any) -> str:
     if not value and isinstance(value, list | dict):
         return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns' deserializer (SQLite; psycopg decodes JSONB itself): the empty list and object, which most
+    rows hold, without the decoder. Each call answers a new object: callers may change what they read."""
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
 
 
 def _sqlite_pragmas(busy_timeout_ms: int, dbapi_conn: Any, _record: Any) -> None:

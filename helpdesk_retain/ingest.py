@@ -301,9 +301,12 @@ def attach_inserted(session: Session, model: type[M], values: dict[str, Any], ro
     state.update(values)
     state["id"] = row_id
     # what ``make_transient_to_detached`` does for an object whose every column is set and none was ever changed
-    # (so nothing to commit or expire): it gets its identity, and ``add`` then attaches it as persistent
-    instance_state(obj).key = model.__mapper__.identity_key_from_primary_key((row_id,))
-    session.add(obj)
+    # (so nothing to commit or expire): it gets its identity. It is then attached as persistent the way
+    # ``Session.add`` attaches a detached object, minus ``add``'s save-update cascade: a new instance has no related
+    # objects to cascade to, and walking the mapper's relationships cost more than the rest of the attach
+    state = instance_state(obj)
+    state.key = model.__mapper__.identity_key_from_primary_key((row_id,))
+    session._update_impl(state)
     return obj
 
 
@@ -364,17 +367,19 @@ def preload(session: Session, source: str, events: list[Event]) -> None:
     keys.discard(None)
     tickets: dict[tuple[str, str], Ticket | None] = session.info.setdefault(TICKETS, {})
     customers: dict[str, Customer | None] = session.info.setdefault(CUSTOMERS, {})
+    # the reads below go through Core (no autoflush): write what the session holds first
+    session.flush()
+    DeferredRows.flush_all(session)
+    connection = session.connection()
     for chunk in _chunks(sorted(ids - {i for s, i in tickets if s == source})):
-        found = {}
-        for ticket, customer in session.execute(_tickets_query(), {"source": source, "ids": chunk}):
-            found[ticket.external_id] = ticket
-            if customer is not None:
-                customers.setdefault(customer.key, customer)
+        rows = connection.execute(_tickets_query(), {"source": source, "ids": chunk})
+        found = {t.external_id: t for t in (_attach_ticket_row(session, row) for row in rows)}
         tickets.update({(source, i): found.get(i) for i in chunk})
     missing = sum(1 for i in ids if tickets[source, i] is None)
     session.info[NEW_TICKET_IDS] = allocate_ids(session, Ticket.__table__, missing)[::-1]  # popped in order
     for chunk in _chunks(sorted(keys - customers.keys())):  # type: ignore[operator]
-        found_customers = {c.key: c for c in session.execute(_customers_query(), {"keys": chunk}).scalars()}
+        rows = connection.execute(_customers_query(), {"keys": chunk})
+        found_customers = {c.key: c for c in (_attach_row(session, Customer, tuple(row)) for row in rows)}
         customers.update({k: found_customers.get(k) for k in chunk})
 
 
@@ -384,17 +389,20 @@ def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
 
 @cache
 def _tickets_query() -> Select[Any]:
+    # Core columns, as in ``_ticket_query``: rows become ORM objects through ``_attach_row``
+    tickets, customers = Ticket.__table__, Customer.__table__
     return (
-        select(Ticket, Customer)
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(Ticket.source == bindparam("source"), Ticket.external_id.in_(bindparam("ids", expanding=True)))
-        .with_for_update(of=Ticket)
+        select(*tickets.columns, *customers.columns)
+        .outerjoin(customers, customers.c.id == tickets.c.customer_id)
+        .where(tickets.c.source == bindparam("source"), tickets.c.external_id.in_(bindparam("ids", expanding=True)))
+        .with_for_update(of=tickets)
     )
 
 
 @cache
 def _customers_query() -> Select[Any]:
-    return select(Customer).where(Customer.key.in_(bindparam("keys", expanding=True)))
+    customers = Customer.__table__
+    return select(*customers.columns).where(customers.c.key.in_(bindparam("keys", expanding=True)))
 
 
 def _load_ticket(session: Session, key: dict[str, str]) -> Ticket | None:
@@ -404,8 +412,12 @@ def _load_ticket(session: Session, key: dict[str, str]) -> Ticket | None:
     one the session holds already, and that object is the one returned."""
     TICKET_ROWS.flush(session)  # (empty outside import batches) a Core read must see queued tickets too
     row = session.connection().execute(_ticket_query(), key).first()
-    if row is None:
-        return None
+    return None if row is None else _attach_ticket_row(session, row)
+
+
+def _attach_ticket_row(session: Session, row: Any) -> Ticket:
+    """The ticket of a row of ``_ticket_query`` or ``_tickets_query`` (ticket columns, then its customer's); the
+    customer, if any, joins the transaction's customer cache."""
     width = len(Ticket.__table__.columns)
     ticket = _attach_row(session, Ticket, tuple(row[:width]))
     if row[width] is not None:  # the customer's id

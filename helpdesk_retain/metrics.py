@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self.deliveries = Counter(
             "helpdesk_retain_deliveries",
             "Webhook deliveries by source and outcome",
@@ -27,6 +28,16 @@ class Metrics:
             ["channel", "outcome"],
             registry=self.registry,
         )
+
+    def delivery(self, source: str, outcome: str, seconds: float) -> None:
+        """Count a webhook delivery and observe its processing time. Label children are looked up once per
+        (source, outcome): ``labels()`` validates and locks on every call, which the hot path does not need."""
+        children = self._children.get((source, outcome))
+        if children is None:
+            children = (self.deliveries.labels(source, outcome), self.processing.labels(source))
+            self._children[source, outcome] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -58,5 +58,18 @@ def _tagger_from_json(tagging_json: str) -> Tagger:
     return build_tagger(TaggingSettings.model_validate_json(tagging_json))
 
 
+#: id(settings.tagging) -> (that section, its tagger): sections are frozen, so the same object means the same
+#: rules, and the hot path (every ingested event) skips serialising the section to find its tagger
+_BY_SECTION: dict[int, tuple[TaggingSettings, Tagger]] = {}
+
+
 def tagger_for(settings: Settings) -> Tagger:
-    return _tagger_from_json(settings.tagging.model_dump_json())
+    section = settings.tagging
+    known = _BY_SECTION.get(id(section))
+    if known is not None and known[0] is section:
+        return known[1]
+    tagger = _tagger_from_json(section.model_dump_json())
+    if len(_BY_SECTION) >= 64:  # runtimes built and dropped (tests): keep the map small
+        _BY_SECTION.clear()
+    _BY_SECTION[id(section)] = (section, tagger)  # the section is held, so its id is not reused meanwhile
+    return tagger
