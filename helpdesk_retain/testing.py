@@ -52,6 +52,19 @@ def load_fixture_json(slug: str, name: str) -> Any:
     return json.loads(load_fixture(slug, name))
 
 
+def ticket_values(external_id: str, at: Any, **fields: Any) -> dict[str, Any]:
+    """The columns of a minimal generic ticket row, every time column at ``at`` (an aware datetime)."""
+    return {
+        "source": "generic",
+        "external_id": external_id,
+        "status": "open",
+        "created_at": at,
+        "updated_at": at,
+        "first_seen_at": at,
+        **fields,
+    }
+
+
 def signed_headers(integration: Integration, body: bytes, **kwargs: Any) -> dict[str, str]:
     """Headers the vendor would send with ``body``, signed with the integration's configured secret."""
     return integration.sign(body, **kwargs)

@@ -9,22 +9,14 @@ from sqlalchemy import select, text, update
 
 from helpdesk_retain.db import session_scope
 from helpdesk_retain.models import Ticket
+from helpdesk_retain.testing import ticket_values
 
 AT = datetime(2026, 11, 20, 9, 30, 15, 120, tzinfo=UTC)
 
 
 def add_ticket(runtime, external_id: str, **fields) -> int:
-    values = {
-        "source": "generic",
-        "external_id": external_id,
-        "status": "open",
-        "created_at": AT,
-        "updated_at": AT,
-        "first_seen_at": AT,
-        **fields,
-    }
     with session_scope(runtime.sessions) as session:
-        ticket = Ticket(**values)
+        ticket = Ticket(**ticket_values(external_id, AT, **fields))
         session.add(ticket)
         session.flush()
         return ticket.id

@@ -11,19 +11,13 @@ from helpdesk_retain.db import session_scope
 from helpdesk_retain.ingest import TICKET_ROWS, _insert_ticket, attach_inserted
 from helpdesk_retain.models import Ticket
 from helpdesk_retain.sqlutil import allocate_ids
+from helpdesk_retain.testing import ticket_values
 
 AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
 def values(external_id: str) -> dict[str, Any]:
-    return {
-        "source": "generic",
-        "external_id": external_id,
-        "status": "open",
-        "created_at": AT,
-        "updated_at": AT,
-        "first_seen_at": AT,
-    }
+    return ticket_values(external_id, AT)
 
 
 def test_ids_set_aside_are_never_handed_out_twice_in_a_transaction_or_across_transactions(runtime):
