@@ -36,6 +36,7 @@ from .sqlutil import (
     id_beside_allocated,
     insert_ignore,
     insert_ignore_statement,
+    read_connection,
 )
 
 log = logging.getLogger(__name__)
@@ -323,17 +324,23 @@ def _defaults(model: type[Any]) -> tuple[tuple[str, Callable[[], Any]], ...]:
     return tuple(out)
 
 
-@cache
-def _ticket_query() -> Select[Any]:
-    # built once: bind parameters carry the key, so SQLAlchemy reuses the compiled statement. Core columns: the
-    # row becomes ORM objects through ``_attach_row``, cheaper than the ORM's loading of a joined row
+def _tickets_with_customers() -> Select[Any]:
+    """Tickets with their customers' columns (a row: ticket columns, then customer columns), the tickets locked.
+    Core columns: rows become ORM objects through ``_attach_ticket_row``, cheaper than the ORM's loading of a
+    joined row."""
     tickets, customers = Ticket.__table__, Customer.__table__
     return (
         select(*tickets.columns, *customers.columns)
         .outerjoin(customers, customers.c.id == tickets.c.customer_id)
-        .where(tickets.c.source == bindparam("source"), tickets.c.external_id == bindparam("external_id"))
+        .where(tickets.c.source == bindparam("source"))
         .with_for_update(of=tickets)
     )
+
+
+@cache
+def _ticket_query() -> Select[Any]:
+    # built once: bind parameters carry the key, so SQLAlchemy reuses the compiled statement
+    return _tickets_with_customers().where(Ticket.__table__.c.external_id == bindparam("external_id"))
 
 
 def _attach_row(session: Session, model: type[M], values: tuple[Any, ...]) -> M:
@@ -367,10 +374,7 @@ def preload(session: Session, source: str, events: list[Event]) -> None:
     keys.discard(None)
     tickets: dict[tuple[str, str], Ticket | None] = session.info.setdefault(TICKETS, {})
     customers: dict[str, Customer | None] = session.info.setdefault(CUSTOMERS, {})
-    # the reads below go through Core (no autoflush): write what the session holds first
-    session.flush()
-    DeferredRows.flush_all(session)
-    connection = session.connection()
+    connection = read_connection(session)
     for chunk in _chunks(sorted(ids - {i for s, i in tickets if s == source})):
         rows = connection.execute(_tickets_query(), {"source": source, "ids": chunk})
         found = {t.external_id: t for t in (_attach_ticket_row(session, row) for row in rows)}
@@ -389,14 +393,7 @@ def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
 
 @cache
 def _tickets_query() -> Select[Any]:
-    # Core columns, as in ``_ticket_query``: rows become ORM objects through ``_attach_row``
-    tickets, customers = Ticket.__table__, Customer.__table__
-    return (
-        select(*tickets.columns, *customers.columns)
-        .outerjoin(customers, customers.c.id == tickets.c.customer_id)
-        .where(tickets.c.source == bindparam("source"), tickets.c.external_id.in_(bindparam("ids", expanding=True)))
-        .with_for_update(of=tickets)
-    )
+    return _tickets_with_customers().where(Ticket.__table__.c.external_id.in_(bindparam("ids", expanding=True)))
 
 
 @cache

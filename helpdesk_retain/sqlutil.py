@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, event, func, insert, select
+from sqlalchemy import Connection, Table, event, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 from sqlalchemy.orm.state import InstanceState
@@ -154,6 +154,14 @@ class DeferredRows:
         if queued:
             for k in [k for k, (tx, _row) in queued.items() if _inside(tx, rolled_back)]:
                 del queued[k]
+
+
+def read_connection(session: Session) -> Connection:
+    """The session's connection, for a Core read (no autoflush) that must see everything the session holds: its
+    ORM changes are flushed and every queue's rows written first."""
+    session.flush()
+    DeferredRows.flush_all(session)  # (a flush that found nothing to write does not call ``before_flush``)
+    return session.connection()
 
 
 #: every queue, in creation order

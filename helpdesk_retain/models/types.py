@@ -14,6 +14,17 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A datetime read back: naive ones were stored as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite stores naive text; we store and return UTC)."""
 
@@ -23,15 +34,11 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+        value = _to_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _as_utc(value)
 
     # SQLite: one conversion each way instead of two (ours, then the dialect's text format). Every ingested event
     # binds and reads several of these, which showed in the ingest profiles.
@@ -42,10 +49,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            if value.utcoffset():
-                value = value.astimezone(UTC)
+            value = _to_utc(value)
             # SQLAlchemy's SQLite DATETIME storage format (always with microseconds: stored values compare as text)
             return (
                 f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
@@ -63,9 +67,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             try:
-                parsed = datetime.fromisoformat(value)
+                return _as_utc(datetime.fromisoformat(value))
             except (TypeError, ValueError):
                 return fallback(value) if fallback is not None else value  # type: ignore[return-value]
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
         return process

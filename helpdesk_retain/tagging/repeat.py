@@ -19,9 +19,9 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..config import TaggingSettings
-from ..ingest import TICKET_ROWS
 from ..models import Ticket
 from ..models.tagging import RiskSignal
+from ..sqlutil import read_connection
 from .normalize import normalize
 from .signals import CONTACTS, Found, add_many, sync_signals
 from .tagger import Tagger
@@ -125,9 +125,7 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
         "high": max(t.created_at for t in queued) + window,
     }
     by_customer: dict[int, list[Any]] = {}
-    session.flush()  # this apply's tickets are in the window: changes, and then the queued INSERTs (a Core read)
-    TICKET_ROWS.flush(session)
-    for row in session.connection().execute(_window_query(), bounds):
+    for row in read_connection(session).execute(_window_query(), bounds):  # this apply's tickets are in the window
         by_customer.setdefault(row.customer_id, []).append(row)
     judge: dict[int, Any] = {}
     for t in queued:
