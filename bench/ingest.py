@@ -127,14 +127,26 @@ def post_all(port: int, reqs: list[tuple[bytes, dict[str, str]]], pace: float | 
     return latencies
 
 
-def throughput(mode: str, url: str, count: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(mode: str, url: str, count: int) -> tuple[float, float]:
+    """(requests/s, the server process's CPU microseconds per request). The server is CPU-bound under this load,
+    so the second figure says how much work a request costs, and drifts less than the first on a shared machine."""
     server = Server(mode, url)
     try:
         post_all(server.port, signed_requests(200))  # warm-up
         reqs = signed_requests(count)
-        t0 = time.perf_counter()
+        cpu0, t0 = cpu_seconds(server.proc.pid), time.perf_counter()
         post_all(server.port, reqs)
-        return count / (time.perf_counter() - t0)
+        elapsed, cpu = time.perf_counter() - t0, cpu_seconds(server.proc.pid) - cpu0
+        return count / elapsed, cpu / count * 1e6
     finally:
         server.stop()
 
@@ -273,11 +285,15 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     kinds = ["sqlite"] + (["postgresql"] if args.pg else [])
     for kind in kinds:
-        bare = throughput("bare", fresh_database(kind, args.pg, folder), args.requests)
-        full = throughput("full", fresh_database(kind, args.pg, folder), args.requests)
+        bare, bare_cpu = throughput("bare", fresh_database(kind, args.pg, folder), args.requests)
+        full, full_cpu = throughput("full", fresh_database(kind, args.pg, folder), args.requests)
         print(
             f"[{kind}] bare insert {bare:,.0f} req/s | full pipeline {full:,.0f} req/s | "
             f"ratio {full / bare:.2f} (target >= 0.60)"
+        )
+        print(
+            f"[{kind}] server CPU per request: bare {bare_cpu:,.0f} us | full {full_cpu:,.0f} us | "
+            f"ratio {bare_cpu / full_cpu:.2f}"
         )
         p99 = p99_at(fresh_database(kind, args.pg, folder), 200, 2000)
         print(f"[{kind}] full pipeline p99 at 200 req/s: {p99:.1f} ms (target <= 25 ms)")
