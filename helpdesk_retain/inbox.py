@@ -4,20 +4,27 @@ Contract of ``accept``: the delivery row and everything its events change commit
 a second delivery with the same (source, delivery id) changes nothing and reports "duplicate", also
 when both race (the unique constraint decides). A body that cannot be parsed, or whose events fail to
 apply, is kept as a dead letter with the error, for ``replay``.
+
+``accept_many`` is ``accept`` for deliveries that arrived together (``group_commit``): they share one
+transaction, and each delivery's row still commits with its events; if the shared transaction fails, each is
+accepted again on its own, so only a delivery at fault fails.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
-from .db import session_scope
+from .db import UNAVAILABLE, session_scope
 from .events import Event, utcnow
-from .ingest import Context, apply_events
+from .groupcommit import GroupCommit
+from .ingest import Context, apply_events, finish_apply
 from .integrations import Integration, IntegrationError, body_hash
 from .models import Delivery
 from .runtime import Runtime
@@ -55,28 +62,109 @@ def accept(
     now: datetime | None = None,
 ) -> Accepted:
     """Record the delivery and apply its events atomically (see the module contract)."""
-    now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        row_id = insert_ignore(
-            session,
-            Delivery.__table__,
-            {
-                "source": source,
-                "delivery_id": key,
-                "received_at": now,
-                "body": body,
-                "headers": storable_headers(headers),
-                "state": "processed",
-                "events": len(events),
-                "processed_at": now,
-            },
-            ["source", "delivery_id"],
-        )
-        if row_id is None:
-            return Accepted("duplicate", key, None, 0)
-        ctx = Context(session, rt.settings, source, rt.source_config(source), now, delivery_row_id=row_id)
-        apply_events(ctx, events, rt.steps)
-    return Accepted("accepted", key, row_id, len(events))
+        accepted, _ctx = _record_and_apply(rt, session, Pending(source, key, dict(headers), body, events), now)
+    return accepted
+
+
+def _record_and_apply(
+    rt: Runtime, session: Session, d: Pending, now: datetime | None = None, *, finish: bool = True
+) -> tuple[Accepted, Context | None]:
+    """Record ``d`` in the inbox and apply its events in ``session``'s transaction; with its context, or None for a
+    duplicate (which changes nothing). ``finish=False`` leaves the finish steps to the caller (``finish_apply``)."""
+    now = now or utcnow()
+    row = _row(d.source, d.key, d.headers, d.body, d.events, now)
+    row_id = insert_ignore(session, Delivery.__table__, row, ["source", "delivery_id"])
+    if row_id is None:
+        return Accepted("duplicate", d.key, None, 0), None
+    ctx = Context(session, rt.settings, d.source, rt.source_config(d.source), now, delivery_row_id=row_id)
+    apply_events(ctx, d.events, rt.steps, finish=finish)
+    return Accepted("accepted", d.key, row_id, len(d.events)), ctx
+
+
+#: PostgreSQL errors of a batch that are no reason to answer 503: deadlock detected (two batches of other processes
+#: locking the same tickets in another order) and serialization failure. Each delivery is then accepted on its own,
+#: which locks one ticket at a time.
+RETRY_ALONE = frozenset({"40P01", "40001"})
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A verified, parsed delivery waiting to be accepted; of its ``headers`` only the storable ones are kept."""
+
+    source: str
+    key: str
+    headers: dict[str, str]
+    body: bytes
+    events: list[Event]
+
+
+def accept_many(rt: Runtime, deliveries: list[Pending]) -> list[Accepted | Exception]:
+    """Accept deliveries in one transaction, in order; per delivery its ``Accepted`` or the exception it failed with.
+
+    Each delivery is recorded and applied as ``accept`` would (a duplicate of a delivery stored earlier, or earlier
+    in the same batch, is reported and changes nothing); the finish steps and the queued rows run once for all, as
+    for an import batch. If the transaction fails, each delivery is accepted again in its own transaction and gets
+    its own outcome, except when the database is unavailable: then every one gets that error (answered 503)."""
+    if len(deliveries) == 1:
+        return [_accept_alone(rt, deliveries[0])]
+    try:
+        results: list[Accepted | Exception] = []
+        with session_scope(rt.sessions) as session:
+            last: Context | None = None
+            for d in deliveries:
+                accepted, ctx = _record_and_apply(rt, session, d, finish=False)
+                results.append(accepted)
+                last = ctx or last
+            if last is not None:  # once for the batch, as for an import batch
+                finish_apply(last, rt.steps)
+        return results
+    except UNAVAILABLE as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) not in RETRY_ALONE:
+            return [exc] * len(deliveries)
+        log.info("a batch of %d deliveries met a conflict; accepting each on its own: %s", len(deliveries), exc)
+        return [_accept_alone(rt, d) for d in deliveries]
+    except Exception:
+        log.info("a batch of %d deliveries failed; accepting each on its own", len(deliveries), exc_info=True)
+        return [_accept_alone(rt, d) for d in deliveries]
+
+
+def _accept_alone(rt: Runtime, d: Pending) -> Accepted | Exception:
+    try:
+        return accept(rt, d.source, d.key, d.headers, d.body, d.events)
+    except Exception as exc:
+        return exc
+
+
+def group_commit(rt: Runtime) -> GroupCommit[Pending, Accepted]:
+    """The runtime's batcher of webhook deliveries (one per process), made on first use."""
+    committer = rt.extras.get(_GROUP_COMMIT)
+    if committer is None:
+        with _GROUP_COMMIT_LOCK:
+            committer = rt.extras.get(_GROUP_COMMIT)
+            if committer is None:
+                committer = rt.extras[_GROUP_COMMIT] = GroupCommit(lambda batch: accept_many(rt, batch))
+    return committer
+
+
+_GROUP_COMMIT = "inbox.group_commit"
+_GROUP_COMMIT_LOCK = threading.Lock()
+
+
+def _row(
+    source: str, key: str, headers: Mapping[str, str], body: bytes, events: list[Event], now: datetime
+) -> dict[str, object]:
+    """The inbox row of a delivery accepted (and applied) at ``now``."""
+    return {
+        "source": source,
+        "delivery_id": key,
+        "received_at": now,
+        "body": body,
+        "headers": storable_headers(headers),
+        "state": "processed",
+        "events": len(events),
+        "processed_at": now,
+    }
 
 
 def keep_dead_letter(

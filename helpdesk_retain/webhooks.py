@@ -67,7 +67,9 @@ def receive(source: str) -> Response:
         status = 415 if isinstance(exc, NotJSON) and "json" not in request.mimetype else 422
         return _answer(rt, source, "dead", status, started, error=str(exc), dead_letter_id=dead_id)
     try:
-        result = inbox.accept(rt, source, key, headers, body, events)
+        # deliveries that arrive while others are being written share their next transaction (``group_commit``)
+        pending = inbox.Pending(source, key, inbox.storable_headers(headers), body, events)
+        result = inbox.group_commit(rt).submit(pending)
     except Exception as exc:
         if isinstance(exc, UNAVAILABLE):
             raise
