@@ -23,8 +23,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from . import followups
@@ -33,7 +32,7 @@ from .ingest import Context
 from .links import Found, Ref, TicketRef, extractor, make_ref, ticket_refs
 from .models import Ticket
 from .models.links import BugLink, Issue
-from .sqlutil import insert_ignore
+from .sqlutil import insert_ignore, insert_ignore_many
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +69,6 @@ def add_links(ctx: Context, links: Iterable[tuple[int, Found]]) -> None:
     ]
     if rows:
         insert_ignore_many(ctx.session, BugLink.__table__, rows, ["ticket_id", "tracker", "key"])
-
-
-def insert_ignore_many(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> int:
-    """Multi-row INSERT ... ON CONFLICT (conflict) DO NOTHING; returns how many rows were new."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
-    return len(session.execute(stmt.returning(table.c.id)).all())
 
 
 # --- the issue step ------------------------------------------------------------------------------------

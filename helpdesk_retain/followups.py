@@ -32,6 +32,7 @@ from .events import Comment
 from .models import Ticket, TicketLog
 from .models.followups import ACTIVE_STATES, FollowUp
 from .models.links import BugLink, Issue
+from .sqlutil import insert_ignore_many
 
 if TYPE_CHECKING:
     from .ingest import Context
@@ -110,9 +111,8 @@ def create_for_fix(ctx: Context, issue: Issue) -> int:
     ]
     if not rows:
         return 0
-    from .buglinks import insert_ignore_many
 
-    created = insert_ignore_many(ctx.session, FOLLOWUPS, rows, ["issue_id", "ticket_id", "fix_cycle"])
+    created = len(insert_ignore_many(ctx.session, FOLLOWUPS, rows, ["issue_id", "ticket_id", "fix_cycle"]))
     log.info("%s %s fixed: %d follow-up(s) due %s", issue.tracker, issue.issue, created, due_at.isoformat())
     return created
 

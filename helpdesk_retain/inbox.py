@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from .db import UNAVAILABLE, session_scope
 from .events import Event, utcnow
 from .groupcommit import GroupCommit
-from .ingest import Context, apply_events, finish_apply
+from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, body_hash
 from .models import Delivery
 from .runtime import Runtime
-from .sqlutil import insert_ignore
+from .sqlutil import insert_ignore, insert_ignore_many
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +62,22 @@ def accept(
     now: datetime | None = None,
 ) -> Accepted:
     """Record the delivery and apply its events atomically (see the module contract)."""
+    now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        accepted, _ctx = _record_and_apply(rt, session, Pending(source, key, dict(headers), body, events), now)
+        row_id = insert_ignore(
+            session, Delivery.__table__, _row(source, key, headers, body, events, now), ["source", "delivery_id"]
+        )
+        if row_id is None:
+            return Accepted("duplicate", key, None, 0)
+        accepted, _ctx = _apply_recorded(rt, session, Pending(source, key, dict(headers), body, events), row_id, now)
     return accepted
 
 
-def _record_and_apply(
-    rt: Runtime, session: Session, d: Pending, now: datetime | None = None, *, finish: bool = True
-) -> tuple[Accepted, Context | None]:
-    """Record ``d`` in the inbox and apply its events in ``session``'s transaction; with its context, or None for a
-    duplicate (which changes nothing). ``finish=False`` leaves the finish steps to the caller (``finish_apply``)."""
-    now = now or utcnow()
-    row = _row(d.source, d.key, d.headers, d.body, d.events, now)
-    row_id = insert_ignore(session, Delivery.__table__, row, ["source", "delivery_id"])
-    if row_id is None:
-        return Accepted("duplicate", d.key, None, 0), None
+def _apply_recorded(
+    rt: Runtime, session: Session, d: Pending, row_id: int, now: datetime, *, finish: bool = True
+) -> tuple[Accepted, Context]:
+    """Apply the events of ``d``, recorded in the inbox as ``row_id``, in ``session``'s transaction; with the
+    context used. ``finish=False`` leaves the finish steps to the caller (``finish_apply``)."""
     ctx = Context(session, rt.settings, d.source, rt.source_config(d.source), now, delivery_row_id=row_id)
     apply_events(ctx, d.events, rt.steps, finish=finish)
     return Accepted("accepted", d.key, row_id, len(d.events)), ctx
@@ -111,11 +112,17 @@ def accept_many(rt: Runtime, deliveries: list[Pending]) -> list[Accepted | Excep
     try:
         results: list[Accepted | Exception] = []
         with session_scope(rt.sessions) as session:
+            row_ids = _record_many(session, deliveries, utcnow())
+            recorded = [d for d, row_id in zip(deliveries, row_ids, strict=True) if row_id is not None]
+            if len({d.source for d in recorded}) == 1:  # the tickets of the batch read (and locked) together
+                preload(session, recorded[0].source, [ev for d in recorded for ev in d.events])
             last: Context | None = None
-            for d in deliveries:
-                accepted, ctx = _record_and_apply(rt, session, d, finish=False)
+            for d, row_id in zip(deliveries, row_ids, strict=True):
+                if row_id is None:
+                    results.append(Accepted("duplicate", d.key, None, 0))
+                    continue
+                accepted, last = _apply_recorded(rt, session, d, row_id, utcnow(), finish=False)
                 results.append(accepted)
-                last = ctx or last
             if last is not None:  # once for the batch, as for an import batch
                 finish_apply(last, rt.steps)
         return results
@@ -127,6 +134,22 @@ def accept_many(rt: Runtime, deliveries: list[Pending]) -> list[Accepted | Excep
     except Exception:
         log.info("a batch of %d deliveries failed; accepting each on its own", len(deliveries), exc_info=True)
         return [_accept_alone(rt, d) for d in deliveries]
+
+
+def _record_many(session: Session, deliveries: list[Pending], now: datetime) -> list[int | None]:
+    """The inbox rows of a batch, in one statement; per delivery its row id, or None for a duplicate (of a delivery
+    stored before, or of one earlier in the batch). On PostgreSQL a concurrent transaction inserting the same
+    delivery makes this wait for it, and its row then counts as stored before."""
+    first: dict[tuple[str, str], Pending] = {}
+    for d in deliveries:
+        first.setdefault((d.source, d.key), d)
+    rows = [_row(d.source, d.key, d.headers, d.body, d.events, now) for d in first.values()]
+    returned = insert_ignore_many(session, Delivery.__table__, rows, ["source", "delivery_id"], RETURNED)
+    ids = {(source, key): row_id for source, key, row_id in returned}
+    return [ids.pop((d.source, d.key), None) for d in deliveries]  # the first occurrence takes the row
+
+
+RETURNED = ("source", "delivery_id", "id")
 
 
 def _accept_alone(rt: Runtime, d: Pending) -> Accepted | Exception:

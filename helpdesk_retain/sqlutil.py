@@ -39,6 +39,25 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], confli
     return connection.execute(stmt, values).scalar_one_or_none()
 
 
+def insert_ignore_many(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    returning: tuple[str, ...] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """One multi-row INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING ``returning``: a tuple per row that was
+    new (in no particular order); rows that conflicted, with stored rows or with each other, return nothing."""
+    if not rows:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
+    stmt = stmt.returning(*(table.c[name] for name in returning))
+    # through the session (not its connection): pending ORM changes and queued rows (``DeferredRows``) these rows
+    # may reference are written first
+    return [tuple(row) for row in session.execute(stmt)]
+
+
 _HANDED = "ids:"  # session.info key prefix: the largest id SQLite handed out in this session
 
 

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from helpdesk_retain import inbox
 from helpdesk_retain.db import session_scope
@@ -261,41 +261,44 @@ def test_batches_of_two_processes_that_deadlock_are_then_accepted_one_by_one(run
     caplog.set_level(logging.INFO, logger="helpdesk_retain.inbox")
     other = build_runtime(runtime.settings)  # another process's runtime: its own engine, pool and batches
     try:
+        tickets = ("X-1", "X-2")
         assert all(
             isinstance(r, Accepted)
-            for r in accept_many(
-                runtime, [pending(runtime, comment(t, f"c-{t}", "x"), f"m-{t}") for t in ("T-1", "T-2")]
-            )
+            for r in accept_many(runtime, [pending(runtime, comment(t, f"c-{t}", "x"), f"m-{t}") for t in tickets])
         )
+        # a batch locks its own tickets together, in one order; a deadlock needs rows locked one at a time: each
+        # batch's first delivery locks one of, waits for the other batch to lock the other, asks for it
         meet, met, lock = threading.Barrier(2, timeout=10), [0], threading.Lock()
+        crossing = {"a": tickets, "b": tickets[::-1]}
 
         def cross(ctx, ticket, ev) -> None:  # noqa: ANN001
-            # each batch holds the lock of its first ticket, then asks for the other's: a deadlock PostgreSQL breaks
             with lock:
                 first = met[0] < 2
                 met[0] += 1
             if first:
+                mine, theirs = crossing[ev.external_id[0]]
+                locked = "SELECT id FROM tickets WHERE external_id = :e FOR UPDATE"
+                ctx.session.execute(text(locked), {"e": mine})
                 meet.wait()
+                ctx.session.execute(text(locked), {"e": theirs})
 
         runtime.steps.ticket.append(cross)
         other.steps.ticket.append(cross)
         results: dict[str, list[Any]] = {}
-        orders = {"a": (runtime, ("T-1", "T-2")), "b": (other, ("T-2", "T-1"))}
 
-        def run(name: str) -> None:
-            rt, tickets = orders[name]
+        def run(name: str, rt: Any) -> None:
             results[name] = accept_many(
-                rt, [pending(rt, comment(t, f"{name}-{t}", "y"), f"{name}-{t}") for t in tickets]
+                rt, [pending(rt, comment(f"{name}-{n}", f"c{n}", "y"), f"{name}{n}") for n in (1, 2)]
             )
 
-        threads = [threading.Thread(target=run, args=(name,)) for name in orders]
+        threads = [threading.Thread(target=run, args=args) for args in (("a", runtime), ("b", other))]
         for t in threads:
             t.start()
         for t in threads:
             t.join(30)
         outcomes = results["a"] + results["b"]
         assert [r.status for r in outcomes if isinstance(r, Accepted)] == ["accepted"] * 4, outcomes
-        assert counts(runtime) == (6, 2, 6)
+        assert counts(runtime) == (6, 6, 6)
         assert "met a conflict" in caplog.text  # PostgreSQL broke the deadlock; that batch went one by one
     finally:
         other.close()
