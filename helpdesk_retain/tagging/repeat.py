@@ -10,9 +10,10 @@ signal have no matter (three how-to questions are not a repeat contact). The sig
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from collections.abc import Callable, Container, Iterator
+from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select, bindparam, select
@@ -127,12 +128,14 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
     by_customer: dict[int, list[Any]] = {}
     for row in read_connection(session).execute(_window_query(), bounds):  # this apply's tickets are in the window
         by_customer.setdefault(row.customer_id, []).append(row)
-    judge: dict[int, Any] = {}
+    starts: dict[int, list[tuple[datetime, int]]] = {}
     for t in queued:
-        for row in by_customer.get(t.customer_id or 0, []):
-            # the queued ticket and the customer's later tickets inside its window
-            if (t.created_at, t.id) <= (row.created_at, row.id) and row.created_at <= t.created_at + window:
-                judge[row.id] = row
+        starts.setdefault(t.customer_id, []).append((t.created_at, t.id))  # type: ignore[arg-type]
+    judge = {
+        row.id: row
+        for customer_id, rows in by_customer.items()
+        for row in to_judge(rows, starts.get(customer_id, []), window)
+    }
     # a ticket inserted by this apply has no stored signal; the others' are read in one statement
     stored = [i for i in judge if not pending.get(i, (None, False))[1]]
     existing: dict[int, list[RiskSignal]] = {i: [] for i in judge}
@@ -148,22 +151,12 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
 
     added: list[tuple[int, Found]] = []
     for rows in by_customer.values():  # each customer's rows in (created_at, id) order
-        for position, row in enumerate(rows):
-            if row.id not in judge:
-                continue
-            mine, same = about(row), []
-            earlier = position - 1
-            while mine and earlier >= 0 and rows[earlier].created_at > row.created_at - window:
-                if about(rows[earlier]) & mine:
-                    same.append(rows[earlier])
-                earlier -= 1
-            same.reverse()
-            found = []
-            if mine and len(same) + 1 >= settings.repeat_contact_count:
-                shared = frozenset().union(*(about(e) & mine for e in same))
-                before = ", ".join(e.external_id for e in same[-5:])
+        for c in earlier_contacts(rows, judge, about, window):
+            row, found = c.row, []
+            if c.matter and c.count + 1 >= settings.repeat_contact_count:
+                before = ", ".join(e.external_id for e in c.latest)
                 evidence = (
-                    f"contact {len(same) + 1} in {settings.repeat_contact_days} days about {describe(shared)}"
+                    f"contact {c.count + 1} in {settings.repeat_contact_days} days about {describe(c.shared)}"
                     f" (after {before})"
                 )
                 found.append(Found("repeat_contact", CONTACTS, evidence, row.created_at))
@@ -172,3 +165,74 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
             else:  # nothing stored to compare with: insert with the others, in one statement
                 added += [(row.id, f) for f in found]
     add_many(session, added)
+
+
+class Contacts(NamedTuple):
+    """What came before a ticket: ``count`` earlier tickets of its customer inside the window about the same matter
+    (their matters overlap its own, ``matter``), the ``latest`` five of them (oldest first) and the matter keys
+    they share with it."""
+
+    row: Any
+    matter: frozenset[str]
+    count: int
+    latest: list[Any]
+    shared: frozenset[str]
+
+
+LATEST = 5
+
+
+def to_judge(rows: list[Any], queued: list[tuple[datetime, int]], window: timedelta) -> Iterator[Any]:
+    """The rows (one customer's tickets, in (created_at, id) order) to judge again for the queued tickets (their
+    (created_at, id)): each queued ticket and the customer's tickets after it inside its window. One pass: a row is
+    judged when the latest queued ticket at or before it is less than ``window`` older."""
+    starts = sorted(queued)
+    k, latest = 0, None
+    for row in rows:
+        while k < len(starts) and starts[k] <= (row.created_at, row.id):
+            latest = starts[k][0]
+            k += 1
+        if latest is not None and row.created_at <= latest + window:
+            yield row
+
+
+def earlier_contacts(
+    rows: list[Any], wanted: Container[int], about: Callable[[Any], frozenset[str]], window: timedelta
+) -> Iterator[Contacts]:
+    """``Contacts`` of each row of ``rows`` (one customer's tickets, in (created_at, id) order) whose id is in
+    ``wanted``; a row's earlier tickets are those before it in that order created less than ``window`` before it.
+
+    One pass with a sliding window that counts the matters inside it: a row costs work in proportion to the
+    distinct matters in its window, not to the tickets there, so a customer with thousands of tickets a fortnight
+    (a shared inbox, an integration's address) is judged in linear time."""
+    positions = [i for i, row in enumerate(rows) if row.id in wanted]
+    if not positions:
+        return
+    # the earliest row that is inside the window of a judged row
+    left, first = positions[0], rows[positions[0]].created_at - window
+    while left > 0 and rows[left - 1].created_at > first:
+        left -= 1
+    in_window: dict[frozenset[str], int] = {}  # matters of rows[left:position], the rows before the current one
+    for position in range(left, positions[-1] + 1):
+        row = rows[position]
+        low = row.created_at - window
+        while left < position and rows[left].created_at <= low:
+            gone = about(rows[left])
+            if in_window[gone] == 1:
+                del in_window[gone]
+            else:
+                in_window[gone] -= 1
+            left += 1
+        mine = about(row)
+        if row.id in wanted:
+            overlapping = [(m, n) for m, n in in_window.items() if m & mine] if mine else []
+            latest: list[Any] = []
+            earlier = position - 1
+            while overlapping and len(latest) < LATEST and earlier >= left:
+                if about(rows[earlier]) & mine:
+                    latest.append(rows[earlier])
+                earlier -= 1
+            latest.reverse()
+            shared = frozenset().union(*(m & mine for m, _n in overlapping))
+            yield Contacts(row, mine, sum(n for _m, n in overlapping), latest, shared)
+        in_window[mine] = in_window.get(mine, 0) + 1
