@@ -28,7 +28,7 @@ from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, body_hash
 from .models import Delivery
 from .runtime import Runtime
-from .sqlutil import insert_ignore
+from .sqlutil import insert_ignore, insert_ignore_many
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +137,19 @@ def accept_many(rt: Runtime, deliveries: list[Pending]) -> list[Accepted | Excep
 
 
 def _record_many(session: Session, deliveries: list[Pending], now: datetime) -> list[int | None]:
-    """The inbox rows of a batch; per delivery its row id, or None for a duplicate (of a delivery stored before, or
-    of one earlier in the batch: the unique constraint decides, as for two transactions). One prebuilt INSERT per
-    delivery: a multi-row INSERT saves PostgreSQL round trips but costs more CPU to build than they do (measured)."""
-    conflict = ["source", "delivery_id"]
-    return [
-        insert_ignore(session, Delivery.__table__, _row(d.source, d.key, d.headers, d.body, d.events, now), conflict)
-        for d in deliveries
-    ]
+    """The inbox rows of a batch, in one round trip; per delivery its row id, or None for a duplicate (of a delivery
+    stored before, or of one earlier in the batch). On PostgreSQL a concurrent transaction inserting the same
+    delivery makes this wait for it, and its row then counts as stored before."""
+    first: dict[tuple[str, str], Pending] = {}
+    for d in deliveries:
+        first.setdefault((d.source, d.key), d)
+    rows = [_row(d.source, d.key, d.headers, d.body, d.events, now) for d in first.values()]
+    returned = insert_ignore_many(session, Delivery.__table__, rows, ["source", "delivery_id"], RETURNED)
+    ids = {(source, key): row_id for source, key, row_id in returned}
+    return [ids.pop((d.source, d.key), None) for d in deliveries]  # the first occurrence takes the row
+
+
+RETURNED = ("source", "delivery_id", "id")
 
 
 def _accept_alone(rt: Runtime, d: Pending) -> Accepted | Exception:

@@ -46,16 +46,25 @@ def insert_ignore_many(
     conflict: list[str],
     returning: tuple[str, ...] = ("id",),
 ) -> list[tuple[Any, ...]]:
-    """One multi-row INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING ``returning``: a tuple per row that was
-    new (in no particular order); rows that conflicted, with stored rows or with each other, return nothing."""
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING ``returning`` of many rows (all with the same keys): a
+    tuple per row that was new, in no particular order; rows that conflicted, with stored rows or with each other,
+    return nothing. One executemany of a statement built once: SQLAlchemy sends it as multi-row INSERTs
+    ("insertmanyvalues"), one round trip for up to a thousand rows."""
     if not rows:
         return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
-    stmt = stmt.returning(*(table.c[name] for name in returning))
-    # through the session (not its connection): pending ORM changes and queued rows (``DeferredRows``) these rows
-    # may reference are written first
-    return [tuple(row) for row in session.execute(stmt)]
+    stmt = _insert_ignore_returning(session.get_bind().dialect.name, table, tuple(conflict), returning)
+    # through the session (not its connection): queued rows (``DeferredRows``) these rows may reference are
+    # written first
+    return [tuple(row) for row in session.execute(stmt, rows)]
+
+
+@cache
+def _insert_ignore_returning(
+    dialect_name: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]
+) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return stmt.returning(*(table.c[name] for name in returning))
 
 
 _HANDED = "ids:"  # session.info key prefix: the largest id SQLite handed out in this session
