@@ -62,14 +62,16 @@ def accept(
     now: datetime | None = None,
 ) -> Accepted:
     """Record the delivery and apply its events atomically (see the module contract)."""
+    return _accept(rt, Pending(source, key, storable_headers(headers), body, events), now)
+
+
+def _accept(rt: Runtime, d: Pending, now: datetime | None = None) -> Accepted:
     now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        row_id = insert_ignore(
-            session, Delivery.__table__, _row(source, key, headers, body, events, now), ["source", "delivery_id"]
-        )
+        row_id = insert_ignore(session, Delivery.__table__, _row(d, now), ["source", "delivery_id"])
         if row_id is None:
-            return Accepted("duplicate", key, None, 0)
-        accepted, _ctx = _apply_recorded(rt, session, Pending(source, key, dict(headers), body, events), row_id, now)
+            return Accepted("duplicate", d.key, None, 0)
+        accepted, _ctx = _apply_recorded(rt, session, d, row_id, now)
     return accepted
 
 
@@ -91,7 +93,7 @@ RETRY_ALONE = frozenset({"40P01", "40001"})
 
 @dataclass(frozen=True)
 class Pending:
-    """A verified, parsed delivery waiting to be accepted; of its ``headers`` only the storable ones are kept."""
+    """A verified, parsed delivery waiting to be accepted; ``headers`` as stored (``storable_headers``)."""
 
     source: str
     key: str
@@ -136,6 +138,10 @@ def accept_many(rt: Runtime, deliveries: list[Pending]) -> list[Accepted | Excep
         return [_accept_alone(rt, d) for d in deliveries]
 
 
+#: what the batch INSERT of inbox rows returns per new row
+RETURNED = ("source", "delivery_id", "id")
+
+
 def _record_many(session: Session, deliveries: list[Pending], now: datetime) -> list[int | None]:
     """The inbox rows of a batch, in one round trip; per delivery its row id, or None for a duplicate (of a delivery
     stored before, or of one earlier in the batch). On PostgreSQL a concurrent transaction inserting the same
@@ -143,18 +149,15 @@ def _record_many(session: Session, deliveries: list[Pending], now: datetime) -> 
     first: dict[tuple[str, str], Pending] = {}
     for d in deliveries:
         first.setdefault((d.source, d.key), d)
-    rows = [_row(d.source, d.key, d.headers, d.body, d.events, now) for d in first.values()]
+    rows = [_row(d, now) for d in first.values()]
     returned = insert_ignore_many(session, Delivery.__table__, rows, ["source", "delivery_id"], RETURNED)
     ids = {(source, key): row_id for source, key, row_id in returned}
     return [ids.pop((d.source, d.key), None) for d in deliveries]  # the first occurrence takes the row
 
 
-RETURNED = ("source", "delivery_id", "id")
-
-
 def _accept_alone(rt: Runtime, d: Pending) -> Accepted | Exception:
     try:
-        return accept(rt, d.source, d.key, d.headers, d.body, d.events)
+        return _accept(rt, d)
     except Exception as exc:
         return exc
 
@@ -174,18 +177,16 @@ _GROUP_COMMIT = "inbox.group_commit"
 _GROUP_COMMIT_LOCK = threading.Lock()
 
 
-def _row(
-    source: str, key: str, headers: Mapping[str, str], body: bytes, events: list[Event], now: datetime
-) -> dict[str, object]:
+def _row(d: Pending, now: datetime) -> dict[str, object]:
     """The inbox row of a delivery accepted (and applied) at ``now``."""
     return {
-        "source": source,
-        "delivery_id": key,
+        "source": d.source,
+        "delivery_id": d.key,
         "received_at": now,
-        "body": body,
-        "headers": storable_headers(headers),
+        "body": d.body,
+        "headers": d.headers,
         "state": "processed",
-        "events": len(events),
+        "events": len(d.events),
         "processed_at": now,
     }
 

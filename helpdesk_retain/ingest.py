@@ -55,7 +55,7 @@ TICKET_ROWS = DeferredObjects(Ticket)
 #: log rows, written together at the end of an apply (or import batch) or before the log is read
 LOG_ROWS = DeferredRows(
     TicketLog.__table__,
-    lambda dialect: insert_ignore_statement(dialect, TicketLog.__table__, ("ticket_id", "dedupe_key"), returning=False),
+    lambda dialect: insert_ignore_statement(dialect, TicketLog.__table__, ("ticket_id", "dedupe_key"), returning=()),
     after=[TICKET_ROWS],
 )
 

@@ -16,13 +16,14 @@ from sqlalchemy.sql.dml import Insert
 
 @cache
 def insert_ignore_statement(
-    dialect_name: str, table: Table, conflict: tuple[str, ...], *, returning: bool = True
+    dialect_name: str, table: Table, conflict: tuple[str, ...], *, returning: tuple[str, ...] = ("id",)
 ) -> Insert:
-    """INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING id], built once per dialect, table and target:
-    values travel as bind parameters, so the hot path neither rebuilds it nor recomputes its cache key."""
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING [RETURNING ``returning``], built once per dialect, table, target
+    and columns returned: values travel as bind parameters, so the hot path neither rebuilds it nor recomputes its
+    cache key."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    return stmt.returning(table.c.id) if returning else stmt
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], conflict: list[str]) -> int | None:
@@ -52,19 +53,10 @@ def insert_ignore_many(
     ("insertmanyvalues"), one round trip for up to a thousand rows."""
     if not rows:
         return []
-    stmt = _insert_ignore_returning(session.get_bind().dialect.name, table, tuple(conflict), returning)
+    stmt = insert_ignore_statement(session.get_bind().dialect.name, table, tuple(conflict), returning=returning)
     # through the session (not its connection): queued rows (``DeferredRows``) these rows may reference are
     # written first
     return [tuple(row) for row in session.execute(stmt, rows)]
-
-
-@cache
-def _insert_ignore_returning(
-    dialect_name: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]
-) -> Insert:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    return stmt.returning(*(table.c[name] for name in returning))
 
 
 _HANDED = "ids:"  # session.info key prefix: the largest id SQLite handed out in this session
