@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -26,7 +25,7 @@ from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, UnsupportedEvent
 from .models import Delivery
 from .runtime import Runtime
-from .sqlutil import DEFERRED_PREFIX, insert_ignore
+from .sqlutil import DEFERRED_PREFIX, insert_ignore, insert_ignore_many
 
 log = logging.getLogger(__name__)
 
@@ -152,28 +151,19 @@ def _delivery(source: str, line: Line, now: datetime) -> dict[str, Any]:
 
 
 def _record_deliveries(session: Session, source: str, batch: list[Line]) -> list[int | None]:
-    """Insert the inbox rows of the batch's new lines in one statement; per line, its row id (None: a duplicate).
+    """Insert the inbox rows of the batch's lines in one executemany; per line, its row id (None: a duplicate).
 
     Lines already in the inbox (an earlier import of the file) and repeats of a line within the batch are
-    left out: they are duplicates. A concurrent import of the same lines makes the INSERT fail on the unique
-    constraint, and the batch is then applied line by line (``_apply_one_by_one``), where the constraint
-    decides each line.
+    duplicates: the unique constraint decides (INSERT ... ON CONFLICT DO NOTHING), so a concurrent import of the
+    same lines makes this wait for it on PostgreSQL, and its rows then count as stored before.
     """
-    keys = list(dict.fromkeys(line.key for line in batch))
-    stmt = select(Delivery.delivery_id).where(Delivery.source == source, Delivery.delivery_id.in_(keys))
-    known = set(session.execute(stmt).scalars())
-    new: dict[str, Line] = {}
-    for line in batch:
-        if line.key not in known:
-            new.setdefault(line.key, line)
-    if not new:
-        return [None] * len(batch)
     now = utcnow()
-    # one executemany (the driver's own loop) and one read of the ids: SQLAlchemy sends an INSERT ... RETURNING
-    # that must keep the parameters' order one row at a time on SQLite
-    session.connection().execute(insert(Delivery.__table__), [_delivery(source, line, now) for line in new.values()])
-    stmt = select(Delivery.delivery_id, Delivery.id).where(Delivery.source == source, Delivery.delivery_id.in_(new))
-    ids: dict[str, int] = {key: row_id for key, row_id in session.execute(stmt)}
+    first: dict[str, Line] = {}
+    for line in batch:
+        first.setdefault(line.key, line)
+    rows = [_delivery(source, line, now) for line in first.values()]
+    returned = insert_ignore_many(session, Delivery.__table__, rows, ["source", "delivery_id"], ("delivery_id", "id"))
+    ids: dict[str, int] = dict(returned)  # type: ignore[arg-type]
     # the first occurrence of a line takes its row; a repeat within the batch is a duplicate
     return [ids.pop(line.key, None) for line in batch]
 
