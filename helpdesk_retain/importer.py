@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from .db import session_scope
 from .events import Event, utcnow
+from .inbox import Pending, inbox_row
 from .ingest import Context, apply_events, finish_apply, preload
 from .integrations import Integration, IntegrationError, UnsupportedEvent
 from .models import Delivery
@@ -138,16 +139,7 @@ def _apply_one_by_one(rt: Runtime, source: str, batch: list[Line], summary: Impo
 
 
 def _delivery(source: str, line: Line, now: datetime) -> dict[str, Any]:
-    return {
-        "source": source,
-        "delivery_id": line.key,
-        "received_at": now,
-        "body": None,
-        "headers": {},
-        "state": "processed",
-        "events": len(line.events),
-        "processed_at": now,
-    }
+    return inbox_row(Pending(source, line.key, {}, None, line.events), now)
 
 
 def _record_deliveries(session: Session, source: str, batch: list[Line]) -> list[int | None]:

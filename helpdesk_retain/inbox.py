@@ -68,7 +68,7 @@ def accept(
 def _accept(rt: Runtime, d: Pending, now: datetime | None = None) -> Accepted:
     now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        row_id = insert_ignore(session, Delivery.__table__, _row(d, now), ["source", "delivery_id"])
+        row_id = insert_ignore(session, Delivery.__table__, inbox_row(d, now), ["source", "delivery_id"])
         if row_id is None:
             return Accepted("duplicate", d.key, None, 0)
         accepted, _ctx = _apply_recorded(rt, session, d, row_id, now)
@@ -98,7 +98,7 @@ class Pending:
     source: str
     key: str
     headers: dict[str, str]
-    body: bytes
+    body: bytes | None  # None: a line of ``import``, which keeps no body
     events: list[Event]
 
 
@@ -149,7 +149,7 @@ def _record_many(session: Session, deliveries: list[Pending], now: datetime) -> 
     first: dict[tuple[str, str], Pending] = {}
     for d in deliveries:
         first.setdefault((d.source, d.key), d)
-    rows = [_row(d, now) for d in first.values()]
+    rows = [inbox_row(d, now) for d in first.values()]
     returned = insert_ignore_many(session, Delivery.__table__, rows, ["source", "delivery_id"], RETURNED)
     ids = {(source, key): row_id for source, key, row_id in returned}
     return [ids.pop((d.source, d.key), None) for d in deliveries]  # the first occurrence takes the row
@@ -177,17 +177,18 @@ _GROUP_COMMIT = "inbox.group_commit"
 _GROUP_COMMIT_LOCK = threading.Lock()
 
 
-def _row(d: Pending, now: datetime) -> dict[str, object]:
-    """The inbox row of a delivery accepted (and applied) at ``now``."""
+def inbox_row(d: Pending, now: datetime, *, error: str | None = None) -> dict[str, object]:
+    """The inbox row of ``d`` received at ``now``: accepted and applied then, or with ``error`` a dead letter."""
     return {
         "source": d.source,
         "delivery_id": d.key,
         "received_at": now,
         "body": d.body,
         "headers": d.headers,
-        "state": "processed",
-        "events": len(d.events),
-        "processed_at": now,
+        "state": "processed" if error is None else "dead",
+        "error": None if error is None else error[:4000],
+        "events": len(d.events) if error is None else 0,
+        "processed_at": now if error is None else None,
     }
 
 
@@ -203,21 +204,8 @@ def keep_dead_letter(
     """Store (or find) the dead letter for this delivery; returns its row id."""
     now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        row_id = insert_ignore(
-            session,
-            Delivery.__table__,
-            {
-                "source": source,
-                "delivery_id": key,
-                "received_at": now,
-                "body": body,
-                "headers": storable_headers(headers),
-                "state": "dead",
-                "error": error[:4000],
-                "events": 0,
-            },
-            ["source", "delivery_id"],
-        )
+        dead = inbox_row(Pending(source, key, storable_headers(headers), body, []), now, error=error)
+        row_id = insert_ignore(session, Delivery.__table__, dead, ["source", "delivery_id"])
         if row_id is None:
             stmt = select(Delivery.id).where(Delivery.source == source, Delivery.delivery_id == key)
             row_id = session.execute(stmt).scalar_one()

@@ -185,7 +185,7 @@ LATEST = 5
 def to_judge(rows: list[Any], queued: list[tuple[datetime, int]], window: timedelta) -> Iterator[Any]:
     """The rows (one customer's tickets, in (created_at, id) order) to judge again for the queued tickets (their
     (created_at, id)): each queued ticket and the customer's tickets after it inside its window. One pass: a row is
-    judged when the latest queued ticket at or before it is less than ``window`` older."""
+    judged when the latest queued ticket at or before it is at most ``window`` older."""
     starts = sorted(queued)
     k, latest = 0, None
     for row in rows:
