@@ -92,6 +92,11 @@ def _parse_line(
         summary.failed += 1
         _reject(rejects, number, str(exc))
         return None
+    except Exception as exc:  # a parser's own bug fails its line, not the import
+        log.exception("line %d: parsing failed", number)
+        summary.failed += 1
+        _reject(rejects, number, f"parse failed: {exc!r}")
+        return None
     return Line(number, "import:" + hashlib.sha256(text).hexdigest(), events)
 
 

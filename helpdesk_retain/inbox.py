@@ -235,6 +235,10 @@ def replay(rt: Runtime, row_id: int, now: datetime | None = None) -> str:
         except IntegrationError as exc:
             row.error = str(exc)[:4000]
             return f"still dead: {exc}"
+        except Exception as exc:  # a parser's own bug: this letter stays dead, a replay of all goes on
+            log.exception("replay of delivery %s: parsing failed", row_id)
+            row.error = f"parse failed: {exc!r}"[:4000]
+            return f"still dead: {exc!r}"
         claimed = session.execute(
             update(Delivery)
             .where(Delivery.id == row_id, Delivery.state == "dead")

@@ -153,7 +153,10 @@ def parse_time(value: object, field: str = "time") -> datetime:
     """Parse ISO-8601 (``Z``, ``+0100``, ``2016-08-18 17:47:36 UTC``) or epoch seconds/ms to aware UTC."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value
-        return datetime.fromtimestamp(seconds, UTC)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):  # beyond year 9999 (or NaN): not a time any producer means
+            raise PayloadError(f"{field}: not a time: {value!r}") from None
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"{field}: not a time: {value!r}")
     text = value.strip()

@@ -66,6 +66,10 @@ def receive(source: str) -> Response:
         # 415 when the request did not even claim to be JSON; a JSON-labelled body that does not parse is 422
         status = 415 if isinstance(exc, NotJSON) and "json" not in request.mimetype else 422
         return _answer(rt, source, "dead", status, started, error=str(exc), dead_letter_id=dead_id)
+    except Exception as exc:  # a parser's own bug: the body is still kept, to replay once the plugin is fixed
+        log.exception("parsing a delivery to %s failed; kept as a dead letter", source)
+        dead_id = inbox.keep_dead_letter(rt, source, key, headers, body, f"parse failed: {exc!r}")
+        return _answer(rt, source, "dead", 422, started, error="unparseable", dead_letter_id=dead_id)
     try:
         # deliveries that arrive while others are being written share their next transaction (``group_commit``)
         pending = inbox.Pending(source, key, inbox.storable_headers(headers), body, events)

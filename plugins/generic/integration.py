@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pydantic import SecretStr, field_validator
+
 from helpdesk_retain.events import (
     PRIORITIES,
     ROLES,
@@ -30,6 +32,7 @@ from helpdesk_retain.events import (
 )
 from helpdesk_retain.integrations import (
     Integration,
+    IntegrationConfig,
     PayloadError,
     SignatureError,
     dig,
@@ -43,13 +46,27 @@ from helpdesk_retain.plugin_kit import call_parser, field_time, parser_for, requ
 
 
 def standard_webhooks_key(secret: str) -> bytes:
-    """``whsec_<base64>`` -> the decoded key; any other secret is used as its UTF-8 bytes."""
+    """``whsec_<base64>`` -> the decoded key; any other secret is used as its UTF-8 bytes.
+
+    ValueError for a ``whsec_`` secret that is not base64 (configs validate it at startup). Missing ``=``
+    padding is accepted, as the reference library does: secrets get copied from dashboards without it."""
     if secret.startswith("whsec_"):
+        encoded = secret[len("whsec_") :]
         try:
-            return base64.b64decode(secret[len("whsec_") :], validate=True)
+            return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except binascii.Error as exc:
             raise ValueError("whsec_ secret is not valid base64") from exc
     return secret.encode()
+
+
+class StandardWebhooksConfig(IntegrationConfig):
+    """A source signed per Standard Webhooks: a ``whsec_`` secret must decode, or startup stops naming it."""
+
+    @field_validator("secret")
+    @classmethod
+    def _decodable(cls, value: SecretStr) -> SecretStr:
+        standard_webhooks_key(value.get_secret_value())  # ValueError names the key at startup
+        return value
 
 
 def standard_webhooks_signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
@@ -95,6 +112,18 @@ class StandardWebhooksMixin:
             "webhook-signature": standard_webhooks_signature(self.key, msg_id, ts, body),
             "content-type": "application/json",
         }
+
+
+def _flag(value: Any, field: str, *, default: bool) -> bool:
+    """A JSON boolean; absent or null is ``default`` (the producer does not say), "true"/"false" strings are read as
+    such (some producers send form values); anything else is a PayloadError, not a guess."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise PayloadError(f"{field}: {value!r} is not a boolean")
 
 
 def _enum(value: Any, allowed: frozenset[str], field: str) -> Any:
@@ -153,7 +182,7 @@ def parse_comment(payload: Mapping[str, Any], occurred_at: datetime) -> list[Eve
     comment = Comment(
         id=id_str(dig(c, "id", field="comment.id", required=True)) or "",
         body=str(dig(c, "body", field="comment.body", required=True)),
-        public=bool(c.get("public", True)),
+        public=_flag(c.get("public"), "comment.public", default=True),
         author_role=_enum(
             dig(c, "author_role", field="comment.author_role", required=True), ROLES, "comment.author_role"
         ),
@@ -217,6 +246,8 @@ EVENT_PARSERS: dict[str, Callable[[Mapping[str, Any], datetime], list[Event]]] =
 def parse_payload(payload: Any) -> list[Event]:
     """Parse one generic event object (also used by ``helpdesk-retain import``)."""
     kind = dig(require_object(payload), "event", required=True)
+    if not isinstance(kind, str):
+        raise PayloadError(f"event: {kind!r} is not a string")
     parser = parser_for(EVENT_PARSERS, kind)
     occurred_at = parse_time(dig(payload, "occurred_at", required=True), "occurred_at")
     return call_parser(kind, parser, payload, occurred_at)
@@ -224,6 +255,7 @@ def parse_payload(payload: Any) -> list[Event]:
 
 class GenericIntegration(StandardWebhooksMixin, Integration):
     slug = "generic"
+    Config = StandardWebhooksConfig
     event_kinds = frozenset(EVENT_PARSERS)
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[Event]:

@@ -62,3 +62,73 @@ def test_an_issue_with_links_links_back_the_ticket_whose_url_it_names(server):
     linked = [(x["tracker"], x["issue"], x["state"]) for x in server.ticket("generic", "T-100")["bug_links"]]
     assert linked == [("jira", "APP-12", "fixed")]
     assert server.ticket("generic", "T-200")["bug_links"] == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"event": ["ticket.created"], "occurred_at": "2026-11-20T09:12:00Z", "ticket": {"id": "T-1"}},
+        {"event": {}, "occurred_at": "2026-11-20T09:12:00Z", "ticket": {"id": "T-1"}},
+        {"event": "ticket.created", "occurred_at": 10**17, "ticket": {"id": "T-1"}},
+        {"event": "ticket.created", "occurred_at": 1e300, "ticket": {"id": "T-1"}},
+        {"event": "comment.created", "occurred_at": "2026-11-20T09:12:00Z", "ticket": {"id": "T-1"},
+         "comment": {"id": "c1", "body": "hi", "author_role": "customer", "public": "maybe"}},
+    ],
+    ids=["event-list", "event-object", "epoch-year-3e9", "epoch-1e300", "public-not-boolean"],
+)  # fmt: skip
+def test_a_badly_typed_field_is_422_and_a_dead_letter_not_a_500(server, runtime, payload):
+    from helpdesk_retain.db import session_scope
+    from helpdesk_retain.models import Delivery
+
+    answer = server.post_signed("generic", json.dumps(payload).encode())
+    assert answer.status_code == 422, answer.text
+    with session_scope(runtime.sessions) as session:
+        assert session.get(Delivery, answer.json()["dead_letter_id"]).state == "dead"
+
+
+@pytest.mark.parametrize(("given", "public"), [(None, True), ("false", False), ("TRUE", True), (False, False)])
+def test_comment_public_null_means_unsaid_and_string_booleans_are_read(given, public):
+    body = {"event": "comment.created", "occurred_at": "2026-11-20T09:12:00Z", "ticket": {"id": "T-1"},
+            "comment": {"id": "c1", "body": "hi", "author_role": "customer", "public": given}}  # fmt: skip
+    [event] = parse(json.dumps(body).encode())
+    assert event.comment.public is public
+
+
+def test_a_whsec_secret_without_its_base64_padding_verifies_as_the_padded_one():
+    from helpdesk_retain.plugins.generic.integration import standard_webhooks_key
+
+    padded = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"[:30] + "=="  # 30 chars: 22 bytes, 2 padding characters
+    assert standard_webhooks_key(padded.rstrip("=")) == standard_webhooks_key(padded)
+
+
+def test_a_whsec_secret_that_is_not_base64_stops_startup_naming_the_key():
+    from helpdesk_retain.config import ConfigError, settings_from_dict
+    from helpdesk_retain.runtime import build_runtime
+
+    raw = {
+        "database": {"url": "sqlite://"},
+        "sources": {"generic": {"plugin": "generic", "secret": "whsec_!!notbase64"}},
+    }
+    with pytest.raises(ConfigError, match=r"sources\.generic\.secret"):
+        build_runtime(settings_from_dict(raw, environ={}))
+
+
+def test_a_parser_bug_keeps_the_body_as_a_dead_letter_that_replays_once_fixed(server, runtime, monkeypatch):
+    from helpdesk_retain import inbox
+    from helpdesk_retain.db import session_scope
+    from helpdesk_retain.models import Delivery
+    from helpdesk_retain.plugins.generic import integration as generic
+
+    def broken(payload):  # noqa: ANN001, ANN202
+        raise KeyError("a bug")
+
+    body = load_fixture("generic", "ticket_created__minimal")
+    monkeypatch.setattr(generic, "parse_payload", broken)
+    answer = server.post_signed("generic", body)
+    assert answer.status_code == 422, answer.text
+    dead_id = answer.json()["dead_letter_id"]
+    assert inbox.replay(runtime, dead_id).startswith("still dead: KeyError")
+    monkeypatch.undo()
+    assert inbox.replay(runtime, dead_id) == "processed"
+    with session_scope(runtime.sessions) as session:
+        assert session.get(Delivery, dead_id).state == "processed"
