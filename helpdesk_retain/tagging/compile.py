@@ -95,7 +95,7 @@ class Compiler:
             return
         pad = " " if not term.startswith("*") and is_word_char(key[0]) else ""
         right = not term.endswith("*") and is_word_char(key[-1])
-        spellings = variants(to_simplified(key)) if has_cjk(key) else [key]
+        spellings = variants(to_simplified(key)) if has_cjk(key) else _typed(key)
         keys = self.topic_keys if topic else self.keys
         for spelling in spellings:
             meaning = (kind, ref, right)
@@ -175,23 +175,35 @@ class Compiler:
         )
 
 
+def _typed(key: str) -> list[str]:
+    """A Latin key as written, and as typed without the apostrophe of its "n't" ("doesnt work", "wont load"):
+    customers drop it as often as not. A key that is only the ending ("*n't") is left alone."""
+    i = key.find("n't")
+    return [key, key.replace("n't", "nt")] if i > 0 and key[i - 1].isalpha() else [key]
+
+
 def inherit_meanings(patterns: list[str], own: list[list[Meaning]]) -> list[tuple[Placed, ...]]:
     """Each key's meanings, plus the rule meanings of every key found inside it, at their offsets.
 
     Leftmost-longest matching reports one key per span, so "charged twice" would hide the "charged" of a
     near-rule. Inheriting lets both count, while neutral keys ("refund policy") still swallow what they hold
-    and modifiers inside a cue ("not" in "not working", "resolved" in "not resolved") stay inert.
+    and modifiers inside a cue ("not" in "not working", "resolved" in "not resolved") stay inert. A key that
+    is only part of near-rules ("don't need" of "don't need ... subscription") is no cue of its own: a negator
+    inside it, before its last word, still negates what follows ("we don't need a refund"; a lone "can't" stays
+    inert, as "I can't get a refund" is a refund request).
     """
     finder = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
     placed: list[tuple[Placed, ...]] = []
     for index, key in enumerate(patterns):
         mine = [(*m, _pad(key), len(key)) for m in own[index]]
+        only_near = all(m[0] in (NEAR_A, NEAR_B, UNLESS) for m in own[index])
         if not any(m[0] == NEUTRAL for m in own[index]):
             for inner, start, end in finder.find_matches_as_indexes(key, overlapping=True):
                 if inner == index:
                     continue
                 pad = _pad(patterns[inner])
-                mine += [(*m, start + pad, end) for m in own[inner] if m[0] in INHERITED]
+                kinds = INHERITED | {NEG} if only_near and end < len(key) else INHERITED
+                mine += [(*m, start + pad, end) for m in own[inner] if m[0] in kinds]
         placed.append(tuple(dict.fromkeys(mine)))
     return placed
 

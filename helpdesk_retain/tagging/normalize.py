@@ -58,14 +58,26 @@ BYTE_CLASSES = bytes(
 CJK_THEN_LATIN = re.compile(r"[a-z0-9](?<=[\u2e80-\u9fff\uf900-\ufaff][a-z0-9])")
 
 
-#: where an email's quoted history starts: "> ..." lines, "On <date>, <who> wrote:", Outlook's header block;
-#: each with the line it must start on, and the index of a rare character of it to look for first (see ``find``)
+#: where an email's quoted history starts: "> ..." lines, "On <date>, <who> wrote:", Gmail's Chinese forms
+#: ("在 <date>，<who> <addr> 写道：", "<who> <addr> 於 <date> 寫道："), Outlook's header blocks (English, Simplified,
+#: Traditional); each with what its line must start with, the index of a rare character of it to look for first
+#: (see ``find``), and what must follow within 300 characters (a header block) or sit on its line (an address)
 QUOTE_MARKS = (
-    ("\n>", "", 1),
-    (" wrote:", "On ", 6),
-    ("写道", "在", 0),
-    ("-----Original Message-----", "", 14),
-    ("\nFrom: ", "", 5),
+    ("\n>", "", 1, ()),
+    (" wrote:", "On ", 6, ()),
+    (" wrote:", "", 6, ("@",)),
+    ("写道", "在", 0, ()),
+    ("写道", "", 0, ("@",)),
+    ("寫道", "", 0, ("@",)),
+    ("寫道", "於", 0, ()),
+    ("-----Original Message-----", "", 14, ()),
+    ("-----原始邮件-----", "", 5, ()),
+    ("-----原始郵件-----", "", 5, ()),
+    ("\nFrom: ", "", 5, ("\nSent: ",)),
+    ("\n发件人:", "", 1, ("\n发送时间:", "\n时间:", "\n日期:")),
+    ("\n发件人：", "", 1, ("\n发送时间：", "\n时间：", "\n日期：")),
+    ("\n寄件者:", "", 1, ("\n寄件日期:", "\n日期:", "\n傳送時間:")),
+    ("\n寄件者：", "", 1, ("\n寄件日期：", "\n日期：", "\n傳送時間：")),
 )
 
 
@@ -88,14 +100,24 @@ def find(text: str, mark: str, anchor: int, end: int) -> int:
 def strip_quoted(text: str) -> str:
     """The customer's own words: an email reply without the quoted thread under it (often the agent's text)."""
     cut = len(text)
-    for mark, line_start, anchor in QUOTE_MARKS:
+    for mark, line_start, anchor, confirm in QUOTE_MARKS:
         i = find(text, mark, anchor, cut)
         if i < 0:
             continue
         start = i + 1 if mark.startswith("\n") else text.rfind("\n", 0, i) + 1
-        if start > 0 and text.startswith(line_start, start) and (mark != "\nFrom: " or "\nSent: " in text[i : i + 300]):
+        if start > 0 and text.startswith(line_start, start) and _confirmed(text, mark, start, i, confirm):
             cut = start
     return text[:cut] if cut < len(text) else text
+
+
+def _confirmed(text: str, mark: str, start: int, i: int, confirm: tuple[str, ...]) -> bool:
+    """A header block's next header follows within 300 characters; an attribution line holds an address (it may
+    wrap onto the line before the mark: a long name and address do)."""
+    if not confirm:
+        return True
+    if mark.startswith("\n"):
+        return any(c in text[i : i + 300] for c in confirm)
+    return any(c in text[max(0, text.rfind("\n", 0, start - 1) + 1) : i] for c in confirm)
 
 
 class Folded(NamedTuple):
