@@ -85,7 +85,8 @@ def parse_edit(payload: Mapping[str, Any], config: Config) -> list[Event]:
 
 
 def parse_comment(payload: Mapping[str, Any], config: Config) -> list[Event]:
-    """A comment on an issue: its state as it stands, plus ticket URLs from the comment."""
+    """A comment on an issue, new or edited: its state as it stands, plus ticket URLs from the comment
+    (for ``edited``, its new body; ``changes.body.from`` is not read: a link is never taken back)."""
     if dig(payload, "issue", "pull_request") is not None:
         raise UnsupportedEvent("issue_comment on a pull request")
     body = dig(payload, "comment", "body", required=True)
@@ -101,6 +102,7 @@ EVENT_PARSERS: dict[str, Parser[Config]] = {
     "issues.labeled": parse_edit,
     "issues.unlabeled": parse_edit,
     "issue_comment.created": parse_comment,
+    "issue_comment.edited": parse_comment,
 }
 
 

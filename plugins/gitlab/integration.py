@@ -1,10 +1,13 @@
 """GitLab integration: issue and work-item state changes from project or group webhooks.
 
-Authentication, either scheme:
-- ``X-Gitlab-Token``: the plain secret token, compared in constant time with the source ``secret``.
+Authentication, either scheme (a hook with both a Secret token and a Signing token sends both):
 - the signing token (Standard Webhooks): ``webhook-id`` / ``webhook-timestamp`` / ``webhook-signature``
-  = ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, key = base64-decoded part of ``whsec_...``.
-  Used when the delivery carries ``webhook-signature``, and required when ``signing_token`` is set.
+  = ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, key = base64-decoded part of ``whsec_...``,
+  timestamp inside the replay window. Required, and the only check, when ``signing_token`` is set.
+- ``X-Gitlab-Token``: the plain secret token, compared in constant time with the source ``secret``.
+  Without ``signing_token`` a delivery that carries it is judged by it alone (signature headers ignored).
+- Without ``signing_token`` and without ``X-Gitlab-Token``, a ``secret`` that is itself a ``whsec_...``
+  signing token verifies the signature; a plain secret is never used as a signing key.
 
 Delivery id: ``Idempotency-Key`` (kept on "Resend request"), else ``X-Gitlab-Event-UUID``, else
 ``webhook-id``. Events are dispatched on the body's ``object_kind`` (the ``X-Gitlab-Event`` header
@@ -192,6 +195,18 @@ def guess_hook(body: bytes) -> str:
     return f"Confidential {name}" if confidential and kind in ("issue", "work_item") else name
 
 
+def _is_signing_key(secret: str) -> bool:
+    """A ``whsec_<base64>`` value, usable as a Standard Webhooks key (a secret token merely starting with
+    ``whsec_`` is compared as a token)."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        standard_webhooks_key(secret)
+    except ValueError:
+        return False
+    return True
+
+
 class GitlabIntegration(DeliveryHeaderMixin, StandardWebhooksMixin, Integration):
     slug = "gitlab"
     Config: ClassVar[type[Config]] = Config
@@ -208,11 +223,16 @@ class GitlabIntegration(DeliveryHeaderMixin, StandardWebhooksMixin, Integration)
         return standard_webhooks_key(token.get_secret_value())
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
-        if self.config.signing_token is not None or headers.get("webhook-signature"):
+        """See the module docstring: the signing token when configured, else the secret token when sent,
+        else a ``whsec_`` secret as the signing key; anything else needs ``X-Gitlab-Token``."""
+        secret = self.config.secret.get_secret_value()
+        if self.config.signing_token is not None:
             StandardWebhooksMixin.verify(self, headers, body)
             return
-        token = require_header(headers, "x-gitlab-token")
-        check_digest(self.config.secret.get_secret_value(), token)
+        if not headers.get("x-gitlab-token") and headers.get("webhook-signature") and _is_signing_key(secret):
+            StandardWebhooksMixin.verify(self, headers, body)  # key: the decoded whsec_ secret
+            return
+        check_digest(secret, require_header(headers, "x-gitlab-token"))
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         payload = load_object(body)

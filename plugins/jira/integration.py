@@ -6,6 +6,7 @@ plugin requires it. ``X-Atlassian-Webhook-Identifier`` is unchanged across retri
 
 Events come from the body's ``webhookEvent`` without its ``jira:`` prefix. Issue ids are the issue
 key (``APP-12``); ``external_id`` is the numeric ``issue.id``, which survives a move between projects.
+``comment_created`` / ``comment_updated`` carry the ticket URLs of the comment and are never a transition.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from helpdesk_retain.events import Event, IssueEvent, IssueState
-from helpdesk_retain.integrations import Integration, PayloadError, dig, id_str, parse_time, vocab_key
+from helpdesk_retain.integrations import (
+    Integration,
+    PayloadError,
+    UnsupportedEvent,
+    dig,
+    id_str,
+    parse_time,
+    vocab_key,
+)
 from helpdesk_retain.plugin_kit import DeliveryHeaderMixin, HmacScheme, HmacSignedMixin, load_object, require_object
 from helpdesk_retain.tracker_kit import (
     Parser,
@@ -86,21 +95,33 @@ def _browse_url(issue: Mapping[str, Any], key: str) -> str | None:
     return f"{api.split('/rest/', 1)[0]}/browse/{key}"
 
 
-def issue_event(payload: Mapping[str, Any], config: Config, *, created: bool) -> IssueEvent:
+def _fields(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, Mapping[str, Any]]:
     issue = require_object(dig(payload, "issue", required=True), "issue")
     key = str(dig(issue, "key", field="issue.key", required=True))
-    fields = require_object(dig(issue, "fields", field="issue.fields", required=True), "issue.fields")
-    changes = _changes(payload)
-    when = payload.get("timestamp") or fields.get("updated")
+    return issue, key, require_object(dig(issue, "fields", field="issue.fields", required=True), "issue.fields")
+
+
+def issue_event(
+    payload: Mapping[str, Any],
+    config: Config,
+    *,
+    transition: bool,
+    state: IssueState | None = None,
+    times: tuple[object, ...] = (),
+) -> IssueEvent:
+    """The issue as the delivery shows it. ``state`` overrides the one read from the fields; ``times`` are
+    fallbacks for ``occurred_at`` after the body ``timestamp`` (``issue.fields.updated`` comes last)."""
+    issue, key, fields = _fields(payload)
+    when = next((t for t in (payload.get("timestamp"), *times, fields.get("updated")) if t), None)
     if when is None:
         raise PayloadError("missing field: timestamp (or issue.fields.updated)")
     issue_type = dig(fields, "issuetype", "name")
     return IssueEvent(
         tracker="jira",
         issue=key,
-        state=issue_state(fields, changes, config),
+        state=state or issue_state(fields, _changes(payload), config),
         occurred_at=parse_time(when, "timestamp"),
-        transition=created or any(_changed(c) in STATE_FIELDS for c in changes),
+        transition=transition,
         url=_browse_url(issue, key),
         title=fields.get("summary"),
         is_bug=bug_flag(None if issue_type is None else [issue_type], config.bug_issue_types),
@@ -111,21 +132,42 @@ def issue_event(payload: Mapping[str, Any], config: Config, *, created: bool) ->
 
 def parse_created(payload: Mapping[str, Any], config: Config) -> list[Event]:
     """A new issue: its first state is a transition (from nothing)."""
-    return [issue_event(payload, config, created=True)]
+    return [issue_event(payload, config, transition=True)]
 
 
 def parse_updated(payload: Mapping[str, Any], config: Config) -> list[Event]:
     """An update: a transition only when ``changelog.items`` changes the status or the resolution.
     Comments arrive here too (``issue_event_type_name: issue_commented``, with ``comment``)."""
-    return [issue_event(payload, config, created=False)]
+    moved = any(_changed(c) in STATE_FIELDS for c in _changes(payload))
+    return [issue_event(payload, config, transition=moved)]
 
 
-#: the event table, keyed by ``webhookEvent`` without ``jira:``. ``jira:issue_deleted`` and the
-#: ``comment_*`` events are ignored: a comment event's trimmed issue has no resolution, so its state
-#: cannot be told, and Jira reports the same comment as ``jira:issue_updated`` with the full issue.
+def parse_comment(payload: Mapping[str, Any], config: Config) -> list[Event]:
+    """``comment_created`` / ``comment_updated``: the ticket URLs of the comment (its new body when edited)
+    and the issue's state as it stands, never a transition.
+
+    The event's issue is trimmed (key, id, summary, status; no resolution). An issue in the done category
+    could then be fixed or won't-fix, and core applies a state that differs from the stored one even
+    without a transition (a stored won't-fix would become fixed and remind agents). So unless the status
+    name itself says won't-fix, such a delivery is ignored; the same comment reaches core again through
+    ``jira:issue_updated`` (``issue_commented``) with the whole issue while Jira still sends it there."""
+    dig(payload, "comment", "body", required=True)
+    _, _, fields = _fields(payload)
+    state = issue_state(fields, [], config)  # PayloadError when neither status nor resolution is given
+    category = vocab_key(dig(fields, "status", "statusCategory", "key") or "")
+    if "resolution" not in fields and (not category or (category == "done" and state != "wontfix")):
+        raise UnsupportedEvent("comment event without the issue's resolution: its state cannot be told")
+    times = (dig(payload, "comment", "updated"), dig(payload, "comment", "created"))
+    return [issue_event(payload, config, transition=False, state=state, times=times)]
+
+
+#: the event table, keyed by ``webhookEvent`` without ``jira:``. ``jira:issue_deleted`` and
+#: ``comment_deleted`` (its links stay: a link is never taken back) are ignored.
 EVENT_PARSERS: dict[str, Parser[Config]] = {
     "issue_created": parse_created,
     "issue_updated": parse_updated,
+    "comment_created": parse_comment,
+    "comment_updated": parse_comment,
 }
 
 

@@ -44,7 +44,8 @@ STATE_TYPES: dict[str, IssueState] = {
     "unstarted": "open",
     "started": "open",
     "completed": "fixed",
-    "canceled": "wontfix",  # also Linear's "Duplicate" state
+    "canceled": "wontfix",  # also a "Duplicate" state in workspaces that model it as canceled
+    "duplicate": "wontfix",  # Linear's own duplicate state type (an issue marked as a duplicate)
 }
 
 #: ``Linear-Signature``: the bare hex HMAC-SHA256 of the body (compared ignoring the hex digits' case)
@@ -66,12 +67,18 @@ def identifier(payload: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     return match.group(1).upper()
 
 
-def issue_state(data: Mapping[str, Any]) -> IssueState:
+def issue_state(data: Mapping[str, Any]) -> tuple[IssueState, bool]:
+    """The state and whether its type is known. A type Linear adds later is not refused: it reads as
+    won't-fix or fixed when ``canceledAt`` / ``completedAt`` is set, else open, and is never a transition."""
     kind = dig(data, "state", "type", field="data.state.type", required=True)
+    if not isinstance(kind, str):
+        raise PayloadError(f"data.state.type: {kind!r} is not a string")
     state = STATE_TYPES.get(vocab_key(kind))
-    if state is None:
-        raise PayloadError(f"data.state.type: {kind!r} is not one of {sorted(STATE_TYPES)}")
-    return state
+    if state is not None:
+        return state, True
+    if data.get("canceledAt"):
+        return "wontfix", False
+    return ("fixed" if data.get("completedAt") else "open"), False
 
 
 def issue_event(payload: Mapping[str, Any], config: Config, *, transition: bool) -> IssueEvent:
@@ -80,12 +87,13 @@ def issue_event(payload: Mapping[str, Any], config: Config, *, transition: bool)
     if when is None:
         raise PayloadError("missing field: data.updatedAt")
     labels = names_of(data.get("labels"), "name")
+    state, known = issue_state(data)
     return IssueEvent(
         tracker="linear",
         issue=identifier(payload, data),
-        state=issue_state(data),
+        state=state,
         occurred_at=parse_time(when, "data.updatedAt"),
-        transition=transition,
+        transition=transition and known,
         url=payload.get("url") or data.get("url"),
         title=data.get("title"),
         is_bug=bug_flag(labels, config.bug_labels),

@@ -25,6 +25,7 @@ SOURCES = {"github": {"plugin": "github", "secret": SECRET}}
 #: fixture -> (issue, state, transition, is_bug)
 EXPECTED = {
     "issue_comment_created__ticket_link": ("acme/app#123", "open", False, True),
+    "issue_comment_edited__ticket_link": ("acme/app#123", "open", False, True),
     "issues_closed__chinese": ("acme/app#150", "fixed", True, True),
     "issues_closed__completed": ("acme/app#123", "fixed", True, True),
     "issues_closed__duplicate": ("acme/app#140", "wontfix", True, True),
@@ -95,6 +96,30 @@ def test_a_fixed_issue_carries_its_url_title_id_and_ticket_links():
 def test_a_comment_adds_the_ticket_urls_it_mentions():
     [event] = parse(plugin(), load_fixture("github", "issue_comment_created__ticket_link"))
     assert "https://acme.zendesk.com/agent/tickets/35777" in event.links
+
+
+def test_an_edited_comment_adds_the_ticket_urls_of_its_new_body():
+    [event] = parse(plugin(), load_fixture("github", "issue_comment_edited__ticket_link"))
+    assert "https://acme.zendesk.com/agent/tickets/35840" in event.links
+    assert "https://acme.zendesk.com/agent/tickets/35777" not in event.links  # the old body is not read
+    assert event.transition is False
+
+
+def test_an_edited_comment_on_a_closed_issue_is_no_transition():
+    payload = load_fixture_json("github", "issue_comment_edited__ticket_link")
+    payload["issue"] |= {"state": "closed", "state_reason": "completed"}
+    [event] = parse(plugin(), json.dumps(payload).encode())
+    assert (event.state, event.transition) == ("fixed", False)
+
+
+def test_an_edited_pull_request_comment_and_a_deleted_comment_are_ignored(live):
+    edited = load_fixture_json("github", "issue_comment_edited__ticket_link")
+    edited["issue"]["pull_request"] = {"url": "https://api.github.com/repos/acme/app/pulls/123"}
+    deleted = load_fixture_json("github", "issue_comment_created__ticket_link") | {"action": "deleted"}
+    for payload in (edited, deleted):
+        answer = live.post_signed("github", json.dumps(payload).encode(), event="issue_comment")
+        assert answer.status_code == 202 and answer.json()["status"] == "ignored", payload["action"]
+    assert stored(live) == []
 
 
 def test_a_chinese_title_survives_intact():

@@ -143,6 +143,63 @@ def test_it_refuses_a_wrong_token(live):
     assert stored(live) == []
 
 
+def both_schemes(body: bytes, token: str = TOKEN, signing: str = SIGNING, **sign: object) -> dict[str, str]:
+    """A hook with a Secret token and a Signing token: GitLab sends X-Gitlab-Token and the webhook-* headers."""
+    signer = GitlabIntegration(Config(plugin="gitlab", secret=token, signing_token=signing))
+    return signer.sign(body, scheme="signature", **sign) | {"x-gitlab-token": token}
+
+
+def test_a_hook_with_both_tokens_is_accepted_when_only_the_secret_token_is_configured(live):
+    body = load_fixture("gitlab", "issue_close__fixed")
+    answer = live.post("gitlab", body, both_schemes(body))
+    assert answer.status_code == 202 and answer.json()["events"] == 1, answer.text
+    assert [state for state, _ in stored(live)] == ["processed"]
+
+
+def test_without_a_signing_token_the_secret_token_decides_and_the_signature_headers_are_ignored():
+    body = load_fixture("gitlab", "issue_close__fixed")
+    headers = both_schemes(body) | {"webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl"}
+    plugin().verify(Headers(headers), body)  # the token is right; the signature is not looked at
+    stale = both_schemes(body, timestamp=int(time.time()) - 3600)
+    plugin().verify(Headers(stale), body)  # nor its timestamp
+
+
+def test_with_both_schemes_a_wrong_secret_token_is_refused(live):
+    body = load_fixture("gitlab", "issue_close__fixed")
+    # the signature is even valid for the plain secret used as a key: it must not rescue a wrong token
+    headers = plugin().sign(body, scheme="signature") | {"x-gitlab-token": "guessed"}
+    assert live.post("gitlab", body, headers).status_code == 401
+    assert live.post("gitlab", body, both_schemes(body) | {"x-gitlab-token": "guessed"}).status_code == 401
+    assert stored(live) == []
+
+
+def test_a_plain_secret_token_is_never_used_as_a_signing_key():
+    body = load_fixture("gitlab", "issue_close__fixed")
+    headers = plugin().sign(body, scheme="signature")  # keyed with the secret token's bytes, no X-Gitlab-Token
+    with pytest.raises(SignatureError, match="x-gitlab-token"):
+        plugin().verify(Headers(headers), body)
+
+
+def test_a_whsec_secret_verifies_a_signature_only_delivery_within_the_replay_window():
+    integration = GitlabIntegration(Config(plugin="gitlab", secret=SIGNING))
+    body = load_fixture("gitlab", "issue_close__fixed")
+    integration.verify(Headers(integration.sign(body, scheme="signature")), body)
+    stale = integration.sign(body, scheme="signature", timestamp=int(time.time()) - 3600)
+    with pytest.raises(SignatureError, match="replay window"):
+        integration.verify(Headers(stale), body)
+    with pytest.raises(SignatureError):
+        integration.verify(Headers(both_schemes(body, signing="whsec_" + "A" * 43 + "=")), body)
+
+
+def test_with_a_signing_token_configured_the_signature_decides_even_beside_a_token():
+    integration = plugin(signing_token=SIGNING)
+    body = load_fixture("gitlab", "issue_close__fixed")
+    integration.verify(Headers(both_schemes(body)), body)
+    forged = both_schemes(body) | {"webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl"}
+    with pytest.raises(SignatureError):
+        integration.verify(Headers(forged), body)
+
+
 def test_it_refuses_a_delivery_without_the_token(live):
     body = load_fixture("gitlab", "issue_close__fixed")
     headers = live.integration("gitlab").sign(body)

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import Headers
 
 from helpdesk_retain.db import session_scope
-from helpdesk_retain.integrations import UnsupportedEvent
+from helpdesk_retain.integrations import PayloadError, UnsupportedEvent
 from helpdesk_retain.models import Delivery
+from helpdesk_retain.models.links import Issue
 from helpdesk_retain.plugins.jira.integration import Config, JiraIntegration
 from helpdesk_retain.testing import fixture_names, load_fixture, load_fixture_json, signed_parse
 
@@ -19,6 +20,9 @@ SOURCES = {"jira": {"plugin": "jira", "secret": SECRET}}
 
 #: fixture -> (issue, state, transition, is_bug)
 EXPECTED = {
+    "comment_created__ticket_link": ("APP-7", "open", False, None),
+    "comment_created__wontfix_status": ("APP-21", "wontfix", False, False),
+    "comment_updated__ticket_link": ("APP-12", "fixed", False, True),
     "issue_created__bug": ("APP-12", "open", True, True),
     "issue_updated__chinese": ("APP-40", "fixed", True, True),
     "issue_updated__commented": ("APP-12", "open", False, True),
@@ -88,6 +92,74 @@ def test_a_comment_delivered_as_an_update_adds_its_ticket_links():
     assert "https://acme.zendesk.com/agent/tickets/35777" in event.links
 
 
+def test_a_comment_event_carries_the_ticket_links_of_its_comment_and_is_no_transition():
+    [event] = parse(plugin(), load_fixture("jira", "comment_created__ticket_link"))
+    assert event.links == ("https://acme.zendesk.com/agent/tickets/35801",)
+    assert (event.transition, event.title, event.external_id) == (False, "Export fails for large accounts", "10007")
+    assert event.url == "https://acme.atlassian.net/browse/APP-7"
+    assert event.occurred_at.isoformat() == "2026-11-21T11:16:00+00:00"
+
+
+def test_an_edited_comment_carries_the_links_of_its_new_body():
+    [event] = parse(plugin(), load_fixture("jira", "comment_updated__ticket_link"))
+    assert event.links == (
+        "https://acme.zendesk.com/agent/tickets/35777",
+        "https://acme.zendesk.com/agent/tickets/35812",
+    )
+    assert (event.state, event.transition) == ("fixed", False)
+
+
+def test_a_comment_in_atlassian_document_format_is_read():
+    payload = load_fixture_json("jira", "comment_created__ticket_link")
+    url = "https://acme.zendesk.com/agent/tickets/35802"
+    payload["comment"]["body"] = {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": f"Also {url}"}]}],
+    }
+    [event] = parse_json(payload)
+    assert event.links == (url,)
+
+
+def test_a_comment_time_falls_back_to_the_comment_update():
+    payload = load_fixture_json("jira", "comment_updated__ticket_link")
+    del payload["timestamp"]
+    [event] = parse_json(payload)
+    assert event.occurred_at.isoformat() == "2026-11-23T08:05:00+00:00"
+
+
+def test_a_comment_on_a_done_issue_whose_resolution_the_event_omits_is_ignored():
+    """Comment events trim the resolution: "Done" could be Won't Do, so no state is claimed (202 ignored)."""
+    payload = load_fixture_json("jira", "comment_updated__ticket_link")
+    del payload["issue"]["fields"]["resolution"]
+    with pytest.raises(UnsupportedEvent, match="resolution"):
+        parse_json(payload)
+    del payload["issue"]["fields"]["status"]["statusCategory"]
+    with pytest.raises(UnsupportedEvent, match="resolution"):
+        parse_json(payload)
+
+
+def test_a_comment_whose_issue_has_no_status_is_a_payload_error():
+    payload = load_fixture_json("jira", "comment_created__ticket_link")
+    del payload["issue"]["fields"]["status"]
+    with pytest.raises(PayloadError, match="issue.fields.status"):
+        parse_json(payload)
+
+
+def test_a_comment_never_changes_a_stored_wont_fix_into_fixed(live):
+    assert live.post_fixture("jira", "jira", "issue_updated__wontfix").json()["status"] == "accepted"
+    comment = load_fixture_json("jira", "comment_updated__ticket_link")
+    comment["issue"] = load_fixture_json("jira", "issue_updated__wontfix")["issue"]
+    del comment["issue"]["fields"]["resolution"]  # as a comment event trims it: "Done" alone
+    answer = live.post_signed("jira", json.dumps(comment).encode())
+    assert answer.status_code == 202 and answer.json()["status"] == "ignored"
+    comment["issue"]["fields"]["resolution"] = {"name": "Won't Do"}
+    assert live.post_signed("jira", json.dumps(comment).encode()).json()["status"] == "accepted"
+    with session_scope(live.sessions) as session:
+        [(state, cycle)] = session.execute(select(Issue.state, Issue.fix_cycle).where(Issue.key == "APP-20")).all()
+        assert (state, cycle) == ("wontfix", 0)  # a change to fixed would have started a fix cycle
+
+
 def test_a_localised_resolution_and_chinese_summary_are_read():
     [event] = parse(plugin(), load_fixture("jira", "issue_updated__chinese"))
     assert (event.state, event.title) == ("fixed", "导出报表时重复扣费")
@@ -140,8 +212,8 @@ def test_a_missing_required_field_is_a_dead_letter_naming_it(live):
     assert state == "dead" and "issue.key" in error
 
 
-def test_comment_sprint_and_delete_events_are_ignored(live):
-    events = ("comment_created", "jira:issue_deleted", "sprint_started", "jira:worklog_updated")
+def test_comment_deleted_sprint_and_delete_events_are_ignored(live):
+    events = ("comment_deleted", "jira:issue_deleted", "sprint_started", "jira:worklog_updated")
     for name in events:
         body = json.dumps({"timestamp": 1795359602000, "webhookEvent": name, "issue": {"key": "APP-1"}}).encode()
         answer = live.post_signed("jira", body)

@@ -26,9 +26,11 @@ EXPECTED = {
     "issue_update__chinese": ("ENG-40", "fixed", True, True),
     "issue_update__completed": ("ENG-7", "fixed", True, True),
     "issue_update__duplicate": ("ENG-35", "wontfix", True, True),
+    "issue_update__duplicate_state_type": ("ENG-36", "wontfix", True, True),
     "issue_update__minimal": ("ENG-9", "fixed", True, None),
     "issue_update__reopened": ("ENG-7", "open", True, True),
     "issue_update__title_on_completed": ("ENG-7", "fixed", False, True),
+    "issue_update__unknown_state_type": ("ENG-7", "open", False, True),
     "issue_update__without_identifier": ("ENG-51", "fixed", True, True),
 }
 
@@ -172,9 +174,33 @@ def test_a_repeated_delivery_is_answered_duplicate(live):
     assert first.status_code in (200, 202) and second.json()["status"] == "duplicate"
 
 
-def test_an_unknown_state_type_is_a_payload_error():
+def test_the_duplicate_state_type_is_a_wont_fix_like_canceled():
+    [event] = parse(plugin(), load_fixture("linear", "issue_update__duplicate_state_type"))
+    assert (event.state, event.transition) == ("wontfix", True)
+    assert event.links == ("https://acme.zendesk.com/agent/tickets/35830",)
+
+
+def test_an_unknown_state_type_is_kept_as_an_update_that_is_no_transition(live):
+    """A state type Linear adds later is not a 422: the event (and its links) is applied as a plain update."""
+    [event] = parse(plugin(), load_fixture("linear", "issue_update__unknown_state_type"))
+    assert (event.state, event.transition) == ("open", False)  # although updatedFrom has the stateId
+    answer = live.post_signed("linear", fresh(load_fixture("linear", "issue_update__unknown_state_type")))
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+
+
+def test_an_unknown_state_type_follows_the_completed_and_canceled_times():
+    payload = load_fixture_json("linear", "issue_update__unknown_state_type")
+    payload["data"]["completedAt"] = "2026-11-24T08:00:00.000Z"
+    [event] = parse(plugin(), json.dumps(payload).encode())
+    assert (event.state, event.transition) == ("fixed", False)
+    payload["data"] |= {"completedAt": None, "canceledAt": "2026-11-24T08:00:00.000Z"}
+    [event] = parse(plugin(), json.dumps(payload).encode())
+    assert (event.state, event.transition) == ("wontfix", False)
+
+
+def test_a_state_type_that_is_not_a_string_is_a_payload_error():
     payload = load_fixture_json("linear", "issue_update__minimal")
-    payload["data"]["state"]["type"] = "archived"
+    payload["data"]["state"]["type"] = 3
     with pytest.raises(PayloadError, match="data.state.type"):
         parse(plugin(), json.dumps(payload).encode())
 
