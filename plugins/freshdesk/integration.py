@@ -229,21 +229,25 @@ class Delivery:
         return None
 
     def status(self) -> Status | None:
-        value = self.get("status") or self.changed_to("status")
-        if value is None:
+        """The rendered name when it is known (configured, or a built-in name or number), else the trigger's
+        value when that is (a localized account renders "Resuelto" beside ``{status:{from:2,to:4}}``), else
+        ``default_custom_status``: a custom status nobody configured."""
+        name, number = self.get("status"), self.changed_to("status")
+        if name is None and number is None:
             return None
         custom = self.config.custom_statuses
-        found = (vocab_lookup(value, custom) if custom else None) or STATUS_KEYS.get(vocab(value))
-        return found or self.config.default_custom_status
+        for value in (name, number):
+            if value and (found := (vocab_lookup(value, custom) if custom else None) or STATUS_KEYS.get(vocab(value))):
+                return found
+        return self.config.default_custom_status
 
     def priority(self) -> Priority | None:
-        value = self.get("priority") or self.changed_to("priority")
-        if value is None:
-            return None
-        priority = PRIORITIES.get(vocab(value))
-        if priority is None:
-            raise PayloadError(f"ticket_priority: unknown priority {value!r}")
-        return priority
+        """The rendered name when it is a known one, else the trigger's built-in number (1..4), else unset: a
+        priority label this plugin does not know (a localized account's "Baja") never rejects the delivery."""
+        for value in (self.get("priority"), self.changed_to("priority")):
+            if value and (priority := PRIORITIES.get(vocab(value))):
+                return priority
+        return None
 
     def tags(self) -> tuple[str, ...] | None:
         value = self.read.tags
@@ -300,7 +304,7 @@ def parse_created(d: Delivery) -> list[Event]:
 
 
 def parse_updated(d: Delivery) -> list[Event]:
-    """A snapshot; for ``status``/``priority`` triggers the rendered names win over the trigger's numbers."""
+    """A snapshot; for ``status``/``priority`` triggers a known rendered name wins over the trigger's number."""
     return [d.ticket("ticket.updated")]
 
 

@@ -55,7 +55,11 @@ from helpdesk_retain.plugin_kit import (
     require_object,
 )
 
-#: conversation.status (and the newer status_category) -> normalized status
+#: conversation.status_category (ticketing-enabled workspaces) -> normalized status; read before the legacy status
+STATUS_CATEGORIES: dict[str, Status] = {"open": "open", "waiting": "pending", "resolved": "solved"}
+#: legacy statuses of a conversation that left the inbox: they win over status_category
+LEFT_INBOX: dict[str, Status] = {"archived": "solved", "deleted": "closed", "trashed": "closed", "spam": "closed"}
+#: conversation.status (legacy) -> normalized status, used when status_category is absent
 STATUSES: dict[str, Status] = {
     "unassigned": "open",
     "assigned": "open",
@@ -161,8 +165,11 @@ def conversation_links(n: Notice, conv: Mapping[str, Any], fields: Mapping[str, 
 
 
 def conversation_status(n: Notice, conv: Mapping[str, Any]) -> Status | None:
-    found = STATUSES.get(vocab_key(conv.get("status") or ""))
-    return found or STATUSES.get(vocab_key(conv.get("status_category") or "")) or EVENT_STATUS.get(n.kind)
+    """An archived or deleted conversation by its legacy status; else the ticket status category (``waiting`` on
+    an ``assigned`` conversation is pending), else the legacy status, else what the event implies (previews)."""
+    legacy = vocab_key(conv.get("status") or "")
+    category = STATUS_CATEGORIES.get(vocab_key(conv.get("status_category") or ""))
+    return LEFT_INBOX.get(legacy) or category or STATUSES.get(legacy) or EVENT_STATUS.get(n.kind)
 
 
 def conversation_event(n: Notice) -> TicketEvent:

@@ -7,7 +7,8 @@ webhook was created (UTF-8, at most 40 characters). No timestamp. ``X-HelpScout-
 Bodies are v2 resource objects: a conversation for ``convo.*`` (``convo.deleted`` sends only ``{id}``), a
 customer for ``customer.*``. ``external_id`` is the conversation's internal ``id``, never the displayed
 ``number``. Thread bodies are HTML and come in ``_embedded.threads`` (newest first in the API, but the
-newest is chosen by ``createdAt``); without threads the conversation's ``preview`` stands in.
+newest is chosen by ``createdAt``); a thread's ``createdBy.type`` says who wrote it (``author_role``), and a
+reply event takes the newest thread its side wrote. Without one the conversation's ``preview`` stands in.
 
 Delivery id: Help Scout sends none, so event + conversation/customer id + body hash: a redelivered
 byte-identical body is a duplicate, while two different events on one conversation never collide.
@@ -57,6 +58,17 @@ STATUSES: dict[str, Status] = {
     "pending": "pending",
     "closed": "solved",
     "spam": "closed",
+}
+#: a thread's ``createdBy.type`` -> who wrote it (Help Scout calls its agents "users")
+AUTHOR_ROLES: dict[str, Role] = {"user": "agent", "customer": "customer"}
+#: who writes a thread of each type, when its ``createdBy`` does not say
+THREAD_ROLES: dict[str, Role] = {
+    "customer": "customer",
+    "chat": "customer",
+    "phone": "customer",
+    "reply": "agent",
+    "message": "agent",
+    "note": "agent",
 }
 WEB_URL = "https://secure.helpscout.net/conversation/{id}/{number}"
 #: sorts a thread without a time last
@@ -132,6 +144,13 @@ def _threads(payload: Mapping[str, Any], types: frozenset[str]) -> list[tuple[da
     return chosen
 
 
+def author_role(thread: Mapping[str, Any]) -> Role:
+    """Who wrote a thread: its ``createdBy.type`` when that says (a ``chat`` thread by a user is an agent's
+    message), else what the thread's type implies."""
+    written_by = scalar_text(dig(thread, "createdBy", "type"))
+    return (written_by and AUTHOR_ROLES.get(vocab(written_by))) or THREAD_ROLES.get(str(thread.get("type")), "customer")
+
+
 def conversation(payload: Mapping[str, Any], config: HelpScoutConfig, kind: str) -> TicketEvent:
     convo_id = id_str(dig(payload, "id", required=True))
     number = id_str(payload.get("number"))
@@ -171,8 +190,9 @@ def conversation(payload: Mapping[str, Any], config: HelpScoutConfig, kind: str)
 def _comment(
     payload: Mapping[str, Any], ticket: TicketEvent, types: frozenset[str], role: Role, public: bool
 ) -> Comment:
-    """The newest thread of the event's type; without embedded threads, the conversation's ``preview``."""
-    threads = _threads(payload, types)
+    """The newest thread of the event's types written by ``role`` (``author_role``); without one, the
+    conversation's ``preview``."""
+    threads = [(at, thread) for at, thread in _threads(payload, types) if author_role(thread) == role]
     if threads:
         at, thread = threads[0]
         author = thread.get("createdBy") if isinstance(thread.get("createdBy"), Mapping) else {}
@@ -237,8 +257,10 @@ EVENT_PARSERS: dict[str, Callable[[Mapping[str, Any], HelpScoutConfig], list[Eve
     "convo.status": parse_changed,
     "convo.tags": parse_changed,
     "convo.custom-fields": parse_changed,
+    "convo.merged": parse_changed,  # the body is the conversation that survives the merge
+    # a chat or phone thread is a customer's or an agent's by its createdBy (``author_role``)
     "convo.customer.reply.created": _with_thread(frozenset({"customer", "chat", "phone"}), "customer", True),
-    "convo.agent.reply.created": _with_thread(frozenset({"reply", "message"}), "agent", True),
+    "convo.agent.reply.created": _with_thread(frozenset({"reply", "message", "chat", "phone"}), "agent", True),
     "convo.note.created": _with_thread(frozenset({"note"}), "agent", False),
     "convo.deleted": parse_deleted,
     "customer.created": parse_customer,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -35,6 +36,7 @@ from helpdesk_retain.integrations import (
 )
 from helpdesk_retain.plugin_kit import (
     HUB_SHA1,
+    MALFORMED,
     DeliveryHeaderMixin,
     HmacSignedMixin,
     comment_snapshot,
@@ -257,8 +259,20 @@ def parts(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, A
     return ticket, article if has_article else None  # type: ignore[return-value]
 
 
+def article_ids(value: Any) -> list[int]:
+    """``ticket.article_ids``: a list in the default payload, text ("201, 202") in a custom one; unset -> [].
+    Any other JSON type is a PayloadError (answered 422), never a crash."""
+    if isinstance(value, list):
+        return [int(i) for i in value if isinstance(i, int | str) and str(i).strip().isdecimal()]
+    if isinstance(value, str):
+        return [] if unset(value) else [int(i) for i in re.findall(r"\d+", value)]
+    if value is None:
+        return []
+    raise PayloadError(f"ticket.article_ids: expected a list of article ids, got {type(value).__name__}")
+
+
 def is_first_article(ticket: Mapping[str, Any], article: Mapping[str, Any]) -> bool:
-    ids = [int(i) for i in ticket.get("article_ids") or () if str(i).isdigit()]
+    ids = article_ids(ticket.get("article_ids"))
     if ids:
         return id_str(article.get("id")) == str(min(ids))
     return str(ticket.get("article_count")) == "1"
@@ -321,7 +335,11 @@ class ZammadIntegration(HmacSignedMixin, DeliveryHeaderMixin, Integration):
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         payload = load_object(body)
-        return dispatch(EVENT_PARSERS, event_kind(payload), payload, self.config)
+        try:  # the kind is read from the payload before the parser's own guard (``dispatch``) applies
+            kind = event_kind(payload)
+        except MALFORMED as exc:
+            raise PayloadError(f"malformed payload: {exc}") from exc
+        return dispatch(EVENT_PARSERS, kind, payload, self.config)
 
     def sign(self, body: bytes, *, timestamp: int | None = None, delivery_id: str | None = None) -> dict[str, str]:
         """Zammad's headers; the delivery id defaults to a uuid derived from the body (Zammad's is random)."""

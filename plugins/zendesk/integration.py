@@ -243,10 +243,17 @@ class TriggerDelivery:
         created, updated = self.time("created_at"), self.time("updated_at")
         return "ticket.created" if created is not None and created == updated else "ticket.updated"
 
-    def ticket(self) -> TicketEvent:
+    def ticket_id(self) -> str:
         ticket_id = self.get("id")
         if ticket_id is None:
             raise PayloadError("missing field: ticket.id")
+        return ticket_id
+
+    def occurred_at(self) -> datetime:
+        return self.time("updated_at") or utcnow()
+
+    def ticket(self) -> TicketEvent:
+        ticket_id = self.ticket_id()
         updated, fields = self.time("updated_at"), self.custom_fields()
         link = self.get("link")
         email, requester_id = _email(self.get("requester_email")), self.get("requester_id")
@@ -352,17 +359,24 @@ class EventDelivery:
         current = self.event.get("current")
         return current.get(field) if isinstance(current, Mapping) else current
 
-    def ticket(self) -> TicketEvent:
-        d, ticket_id = self.detail, self.subject_id("zen:ticket:")
+    def ticket_id(self) -> str:
+        ticket_id = self.subject_id("zen:ticket:")
         if not ticket_id:
             raise PayloadError("missing field: detail.id")
+        return ticket_id
+
+    def occurred_at(self) -> datetime:
+        return self.at
+
+    def ticket(self) -> TicketEvent:
+        d, ticket_id = self.detail, self.ticket_id()
         tags, fields, requester_id = d.get("tags"), self.custom_fields(), id_str(d.get("requester_id"))
         return TicketEvent(
             kind="ticket.updated",
             external_id=ticket_id,
             occurred_at=self.at,
             subject=scalar_text(d.get("subject")),
-            description=scalar_text(d.get("description")),
+            description=scalar_text(d.get("description")) or scalar_text(self.current("description")),
             status=_status(d.get("status") or self.current("status"), self.config.status_map, "detail.status"),
             priority=_priority(d.get("priority") or self.current("priority"), "detail.priority"),
             channel=_channel(dig(d, "via", "channel")),
@@ -452,7 +466,14 @@ def parse_changed(d: Delivery) -> list[Event]:
 
 
 def parse_removed(d: Delivery) -> list[Event]:
+    """Spam, soft-deleted, merged into another ticket: the ticket as sent, closed (it is no longer a live ticket)."""
     return [replace(d.ticket(), status="closed")]
+
+
+def parse_purged(d: Delivery) -> list[Event]:
+    """A permanently deleted ticket's data is scrubbed: only its id and that it is closed are kept; what the body
+    says of its fields would overwrite the stored ones with placeholders."""
+    return [TicketEvent(kind="ticket.updated", external_id=d.ticket_id(), occurred_at=d.occurred_at(), status="closed")]
 
 
 def parse_user_created(d: Delivery) -> list[Event]:
@@ -470,8 +491,15 @@ EVENT_PARSERS: dict[str, Callable[[Delivery], list[Event]]] = {
     "ticket.subject_changed": parse_changed,
     "ticket.type_changed": parse_changed,
     "ticket.custom_field_changed": parse_changed,
+    "ticket.custom_status_changed": parse_changed,  # detail.status is the custom status's category
+    "ticket.description_changed": parse_changed,
+    "ticket.agent_assignment_changed": parse_changed,  # only ids: the snapshot of the other fields
     "ticket.marked_as_spam": parse_removed,
     "ticket.soft_deleted": parse_removed,
+    "ticket.merged": parse_removed,  # the ticket merged into another one
+    "ticket.permanently_deleted": parse_purged,
+    # ticket.comment_made_private is not handled: core keeps a logged comment as first stored (the log is
+    # append-only, keyed by comment id), so a redelivery of the comment with public=false would change nothing
     "user.created": parse_user_created,
 }
 

@@ -69,6 +69,19 @@ TICKETS: dict[str, tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, bo
         [],
     ),
     "priority_changed__urgent": ("12", {"status": "pending", "priority": "urgent", "customer": ADA}, {}, []),
+    # a Spanish account: names this plugin does not know, beside the built-in numbers of triggered_event
+    "status_changed__localized": (
+        "40",
+        {"status": "solved", "priority": None, "subject": "Cobro duplicado"},
+        {"type": "reembolso"},
+        [],
+    ),
+    "priority_changed__localized": (
+        "40",
+        {"priority": "high", "customer": {"email": "lucia@example.es", "name": "Lucía Fernández"}},
+        {},
+        [],
+    ),
     "note_created__public": (
         "12",
         {"status": "pending", "assignee_email": "sam@support.example.com"},
@@ -217,7 +230,6 @@ def test_the_secret_is_not_kept_with_a_dead_letter(freshdesk):
     ("body", "field"),
     [
         (webhook(triggered_event="{ticket_action:created}", ticket_subject="no id"), "ticket_id"),
-        (webhook(ticket_id="12", ticket_priority="Critical"), "ticket_priority"),
         (webhook(event="customer.replied", ticket_id="12"), "ticket_latest_public_comment"),
         (b'["not", "an", "object"]', "body"),
     ],
@@ -286,3 +298,56 @@ def test_tracker_references_in_link_fields_become_links():
     assert integration.parse({}, load_fixture("freshdesk", "ticket_created__full"))[0].links == ("APP-12",)
     snapshot = integration.parse({}, load_fixture("freshdesk", "ticket_updated__snapshot"))[0]
     assert snapshot.links == ("https://github.com/acme/app/issues/123",)
+
+
+def test_a_known_status_name_wins_and_an_unknown_one_gives_way_to_a_built_in_number(freshdesk):
+    cases = {
+        "50": ("{status:{from:2,to:4}}", "Resuelto", "solved"),  # unknown name, built-in number
+        "51": ("{status:{from:2,to:5}}", "Cerrado", "closed"),
+        "52": ("{status:{from:4,to:3}}", "Pending", "pending"),  # a known name wins
+        "53": ("{status:{from:2,to:6}}", "Esperando al cliente", "pending"),  # custom number: default_custom_status
+        "54": ("{note_type:public}", "Resuelto", "pending"),  # no number to fall back on
+    }
+    for ticket_id, (event, name, _) in cases.items():
+        answer = freshdesk.post_signed(
+            "freshdesk", webhook(triggered_event=event, ticket_id=ticket_id, ticket_status=name)
+        )
+        assert answer.status_code == 202, answer.text
+    assert {i: freshdesk.ticket("freshdesk", i)["status"] for i in cases} == {i: c[2] for i, c in cases.items()}
+
+
+def test_a_configured_name_still_wins_over_the_number(start_server):
+    server = start_server(sources={"freshdesk": {**SOURCE, "custom_statuses": {"Resuelto": "closed"}}})
+    server.post_signed(
+        "freshdesk", webhook(triggered_event="{status:{from:2,to:4}}", ticket_id="55", ticket_status="Resuelto")
+    )
+    assert server.ticket("freshdesk", "55")["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("event", "name", "expected"),
+    [
+        ("{priority:{from:1,to:4}}", "Urgente", "urgent"),  # unknown name: the built-in number
+        ("{priority:{from:4,to:2}}", "Media", "normal"),
+        ("{priority:{from:1,to:4}}", "Low", "low"),  # a known name wins
+        ("{status:{from:2,to:3}}", "Baja", None),  # no priority number: left unset
+        (None, "Critical", None),
+        ("{priority:{from:1,to:9}}", "Crítica", None),
+    ],
+)
+def test_an_unknown_priority_name_uses_the_built_in_number_or_stays_unset(freshdesk, event, name, expected):
+    fields = {"ticket_id": "60", "ticket_priority": name, **({"triggered_event": event} if event else {})}
+    answer = freshdesk.post_signed("freshdesk", webhook(**fields))
+    assert answer.status_code == 202, answer.text
+    assert freshdesk.ticket("freshdesk", "60")["priority"] == expected
+
+
+def test_an_unknown_priority_name_does_not_clear_a_stored_priority(freshdesk):
+    freshdesk.post_signed("freshdesk", load_fixture("freshdesk", "ticket_created__full"))
+    later = webhook(
+        ticket_id="12", ticket_priority="Critical", ticket_status="Pending", ticket_updated_at="2026-11-21T10:00:00Z"
+    )
+    answer = freshdesk.post_signed("freshdesk", later)
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted"
+    ticket = freshdesk.ticket("freshdesk", "12")
+    assert (ticket["status"], ticket["priority"]) == ("pending", "high")  # the update applied, the priority kept

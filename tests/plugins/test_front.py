@@ -256,3 +256,31 @@ def test_an_unknown_event_type_is_ignored(live):
     payload["type"] = payload["payload"]["type"] = "sending_error"
     answer = live.post_signed("front", json.dumps(payload).encode())
     assert answer.status_code == 202 and answer.json()["status"] == "ignored"
+
+
+def test_a_ticket_status_category_wins_over_the_legacy_status(live):
+    post(live, "inbound__full", "assign__ticket_waiting")
+    ticket = live.ticket("front", CONVERSATION)
+    assert (ticket["status"], ticket["assignee_email"]) == ("pending", "leela@planet-express.com")
+
+
+@pytest.mark.parametrize(
+    ("status", "category", "expected"),
+    [
+        ("assigned", "waiting", "pending"),
+        ("assigned", "open", "open"),
+        ("unassigned", "resolved", "solved"),
+        ("snoozed", "open", "open"),
+        ("assigned", "Waiting", "pending"),  # compared like vocabulary
+        ("deleted", "open", "closed"),  # a deleted or archived conversation left the inbox, whatever its category
+        ("archived", "waiting", "solved"),
+        ("assigned", None, "open"),  # no ticketing: the legacy status
+        ("snoozed", None, "on_hold"),
+        ("assigned", "no-such-category", "open"),
+    ],
+)
+def test_the_status_follows_status_category_then_the_legacy_status(status, category, expected):
+    payload = load_fixture_json("front", "assign__ticket_waiting")
+    payload["payload"]["conversation"].update(status=status, status_category=category)
+    [event] = signed_parse(plugin(), json.dumps(payload).encode())
+    assert event.status == expected

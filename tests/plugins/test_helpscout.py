@@ -15,6 +15,7 @@ from helpdesk_retain.plugins.helpscout.integration import (
     EVENT_PARSERS,
     SIGNATURE,
     HelpScoutIntegration,
+    author_role,
     helpscout_signature,
 )
 from helpdesk_retain.testing import LiveServer, fixture_names, load_fixture
@@ -95,6 +96,25 @@ TICKETS: dict[str, tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, bo
                 "will let you know when it is fixed.",
             )
         ],
+    ),
+    # chat threads are written by both sides: createdBy says whose each one is
+    "convo_agent_reply_created__chat": (
+        "123456810",
+        {"status": "open", "channel": "chat", "customer": {"email": "tom@example.org", "name": "Tom Ray"}},
+        {},
+        [("agent", True, "Yes: Settings, then Billing, then Switch to yearly.")],
+    ),
+    "convo_customer_reply_created__chat": (
+        "123456810",
+        {"status": "open", "channel": "chat", "updated_at": "2026-11-22T14:04:00"},
+        {},
+        [("customer", True, "Found it, thanks. But the yearly price is higher than on your website?")],
+    ),
+    "convo_merged__surviving": (
+        CONVO,
+        {"status": "open", "tags": ["export", "vip", "merged"], "customer": ADA, "updated_at": "2026-11-21T08:15:00"},
+        {"display_id": "4321", "custom_fields": {"bug_link": "WEB-44"}},
+        [],
     ),
     "convo_note_created__internal": (
         CONVO,
@@ -247,7 +267,7 @@ def test_a_missing_or_bad_field_is_a_dead_letter_naming_it(helpscout, event, bod
     assert count(helpscout, Ticket) == 0
 
 
-@pytest.mark.parametrize("event", ["satisfaction.ratings", "convo.merged", "tag.created", "customer.deleted"])
+@pytest.mark.parametrize("event", ["satisfaction.ratings", "tag.created", "customer.deleted"])
 def test_an_event_it_does_not_handle_is_ignored(helpscout, event):
     answer = helpscout.post_signed("helpscout", b'{"id": 5}', event=event)
     assert answer.status_code == 202 and answer.json()["status"] == "ignored"
@@ -281,3 +301,62 @@ def test_tracker_references_in_link_fields_become_links():
     headers = {EVENT: "convo.custom-fields"}
     events = integration.parse(headers, load_fixture("helpscout", "convo_custom_fields__bug_link"))
     assert events[0].links == ("WEB-44", "WEB-45", "https://linear.app/acme/issue/ENG-7/export-fails")
+
+
+def parse_as(event: str, body: bytes) -> list[Any]:
+    integration = HelpScoutIntegration(HelpScoutIntegration.Config.model_validate(SOURCE))
+    return integration.parse({EVENT: event}, body)
+
+
+@pytest.mark.parametrize(
+    ("thread", "role"),
+    [
+        ({"type": "chat", "createdBy": {"type": "user"}}, "agent"),
+        ({"type": "chat", "createdBy": {"type": "customer"}}, "customer"),
+        ({"type": "chat"}, "customer"),  # no createdBy: what the type implies
+        ({"type": "phone", "createdBy": {"type": "user"}}, "agent"),
+        ({"type": "customer", "createdBy": {"type": "user"}}, "agent"),  # written by an agent for the customer
+        ({"type": "reply", "createdBy": {"type": "User"}}, "agent"),
+        ({"type": "reply"}, "agent"),
+        ({"type": "reply", "createdBy": {"type": "team"}}, "agent"),  # an unknown author type: the thread type
+        ({"type": "note", "createdBy": "not an object"}, "agent"),
+    ],
+)
+def test_the_author_role_follows_created_by_then_the_thread_type(thread, role):
+    assert author_role(thread) == role
+
+
+def test_an_agent_chat_reply_is_the_agents_newest_chat_thread_not_the_preview():
+    _, event = parse_as("convo.agent.reply.created", load_fixture("helpscout", "convo_agent_reply_created__chat"))
+    comment = event.comment
+    assert (comment.id, comment.author_role, comment.public) == ("4002", "agent", True)
+    assert comment.author_email == "sam@support.example.com"
+
+
+def test_a_customer_reply_skips_newer_threads_written_by_an_agent():
+    body = load_fixture("helpscout", "convo_customer_reply_created__chat")
+    _, event = parse_as("convo.customer.reply.created", body)
+    assert (event.comment.id, event.comment.author_role) == ("4003", "customer")
+    assert event.comment.author_email == "tom@example.org"
+    _, agent = parse_as("convo.agent.reply.created", body)
+    assert (agent.comment.id, agent.comment.author_role) == ("4004", "agent")
+
+
+def test_a_chat_conversation_keeps_each_sides_messages_apart(helpscout):
+    for name in ("convo_agent_reply_created__chat", "convo_customer_reply_created__chat"):
+        answer = helpscout.post_signed("helpscout", load_fixture("helpscout", name), event=event_of(name))
+        assert answer.status_code == 202, answer.text
+    assert [(role, body[:9]) for role, _, body in stored(helpscout, "123456810")[1]] == [
+        ("agent", "Yes: Sett"),
+        ("customer", "Found it,"),
+    ]
+
+
+def test_a_merge_updates_the_surviving_conversation(helpscout):
+    helpscout.post_signed("helpscout", load_fixture("helpscout", "convo_status__closed"), event="convo.status")
+    answer = helpscout.post_signed(
+        "helpscout", load_fixture("helpscout", "convo_merged__surviving"), event="convo.merged"
+    )
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted"
+    ticket = helpscout.ticket("helpscout", CONVO)
+    assert (ticket["status"], ticket["tags"]) == ("open", ["export", "vip", "merged"])

@@ -231,3 +231,43 @@ def test_a_payload_without_a_ticket_is_ignored(live):
     answer = live.post_signed("zammad", json.dumps({"text": "Ticket 10081 was updated"}).encode())
     assert answer.status_code == 202 and answer.json()["status"] == "ignored"
     assert live.count(Delivery) == 0
+
+
+def test_article_ids_rendered_as_text_by_a_custom_payload_find_the_first_article(live):
+    assert [e.kind for e in parse("ticket_created__custom_payload")] == ["ticket.created", "comment.created"]
+    live.post_fixture("zammad", "zammad", "ticket_created__custom_payload")
+    ticket = live.ticket("zammad", "83")
+    assert (ticket["status"], ticket["customer"]["email"]) == ("new", "olga@example.com")
+    assert live.comments("zammad", "83") == [
+        ("customer", True, "Our invoice for November shows our old company name. Please correct it.")
+    ]
+    assert stored_ticket(live, "83").description.startswith("Our invoice for November")
+
+
+@pytest.mark.parametrize(
+    ("ids", "kind"),
+    [
+        ("201, 202", "ticket.created"),
+        ("[202, 201]", "ticket.created"),
+        ("#{ticket.article_ids}", "ticket.updated"),  # unresolved: article_count decides (absent: a further article)
+        (["201", 202, True, None, "x"], "ticket.created"),  # junk elements are skipped
+    ],
+)
+def test_article_ids_as_a_list_or_text_are_read(ids, kind):
+    """``kind`` is the first event's: ``ticket.created`` for an opening article, else the ticket's update."""
+    payload = load_fixture_json("zammad", "ticket_created__full")
+    payload["ticket"].update(article_ids=ids, article_count=None)
+    payload["article"]["id"] = 201
+    assert signed_parse(plugin(), json.dumps(payload).encode())[0].kind == kind
+
+
+@pytest.mark.parametrize("ids", [201, {"0": 201}, True, 2.5])
+def test_article_ids_of_another_type_are_a_dead_letter_not_a_crash(live, ids):
+    payload = load_fixture_json("zammad", "article_created__agent_reply")
+    payload["ticket"]["article_ids"] = ids
+    answer = live.post_signed("zammad", json.dumps(payload).encode())
+    assert answer.status_code == 422 and "ticket.article_ids" in answer.json()["error"]
+    with session_scope(live.sessions) as session:
+        dead = session.get(Delivery, answer.json()["dead_letter_id"])
+        assert dead.state == "dead" and "ticket.article_ids" in dead.error
+    assert live.count(Ticket) == 0

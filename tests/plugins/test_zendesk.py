@@ -143,6 +143,24 @@ TICKETS: dict[str, tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, bo
     ),
     "ticket_marked_as_spam__spam": ("35600", {"status": "closed", "subject": "Cheap watches"}, {}, []),
     "ticket_soft_deleted__deleted": ("35601", {"status": "closed"}, {}, []),
+    "ticket_merged__into_other_ticket": ("35602", {"status": "closed", "subject": "Refund for double charge?"}, {}, []),
+    "ticket_permanently_deleted__purged": ("35601", {"status": "closed", "subject": None, "customer": None}, {}, []),
+    "ticket_agent_assignment_changed__reassigned": (
+        "35436",
+        {"status": "open", "priority": "high", "updated_at": "2026-11-20T12:10:00"},
+        {"description": "Hi, I was charged twice this month."},
+        [],
+    ),
+    "ticket_custom_status_changed__waiting_on_vendor": ("35436", {"status": "on_hold", "priority": "high"}, {}, []),
+    "ticket_description_changed__edited": (
+        "35436",
+        {"status": "open"},
+        {
+            "description": "Hi, I was charged twice this month (invoice INV-2026-11). Please refund the duplicate "
+            "charge."
+        },
+        [],
+    ),
 }
 CUSTOMERS = {"user_created__end_user": ("ana@example.com", "901")}
 
@@ -323,7 +341,13 @@ def test_an_unknown_status_is_a_dead_letter_unless_status_map_names_it(start_ser
 
 
 @pytest.mark.parametrize(
-    "kind", ["zen:event-type:organization.created", "zen:event-type:ticket.agent_assignment_changed"]
+    "kind",
+    [
+        "zen:event-type:organization.created",
+        "zen:event-type:ticket.group_assignment_changed",
+        # core keeps a logged comment as first stored, so there is nothing this event could change
+        "zen:event-type:ticket.comment_made_private",
+    ],
 )
 def test_an_event_kind_it_does_not_handle_is_ignored(zendesk, kind):
     body = json.dumps({"type": kind, "id": "01HX", "detail": {"id": "5"}, "event": {}}).encode()
@@ -333,7 +357,7 @@ def test_an_event_kind_it_does_not_handle_is_ignored(zendesk, kind):
 
 
 def test_a_trigger_with_an_unknown_event_name_is_ignored(zendesk):
-    body = json.dumps({"event": "ticket.merged", "ticket": {"id": "5"}}).encode()
+    body = json.dumps({"event": "ticket.exploded", "ticket": {"id": "5"}}).encode()
     assert zendesk.post_signed("zendesk", body).json()["status"] == "ignored"
 
 
@@ -423,3 +447,58 @@ def test_the_signature_covers_the_raw_bytes_so_reserialised_json_fails(zendesk):
     body = load_fixture("zendesk", "ticket_created__trigger_nested")
     headers = zendesk.integration("zendesk").sign(body)
     assert zendesk.post("zendesk", json.dumps(json.loads(body)).encode(), headers).status_code == 401
+
+
+def event_body(name: str, **detail: Any) -> bytes:
+    """A fixture with ``detail`` fields replaced (None removes one)."""
+    payload = json.loads(load_fixture("zendesk", name))
+    payload["detail"].update(detail)
+    payload["detail"] = {k: v for k, v in payload["detail"].items() if v is not None}
+    return json.dumps(payload).encode()
+
+
+def test_a_ticket_merged_into_another_is_closed_whatever_its_detail_status(zendesk):
+    answer = zendesk.post_signed("zendesk", event_body("ticket_merged__into_other_ticket", status="OPEN"))
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted"
+    ticket = zendesk.ticket("zendesk", "35602")
+    assert (ticket["status"], ticket["tags"]) == ("closed", ["billing"])
+
+
+def test_a_permanently_deleted_ticket_is_closed_and_keeps_its_stored_fields(zendesk):
+    zendesk.post_signed("zendesk", load_fixture("zendesk", "ticket_soft_deleted__deleted"))
+    scrubbed = event_body(
+        "ticket_permanently_deleted__purged", subject="SCRUBBED", priority="SCRUBBED", status="SCRUBBED"
+    )
+    answer = zendesk.post_signed("zendesk", scrubbed)
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted"
+    ticket = zendesk.ticket("zendesk", "35601")
+    assert (ticket["status"], ticket["subject"]) == ("closed", "Duplicate of 35436")
+
+
+def test_a_permanently_deleted_ticket_takes_its_id_from_the_subject(zendesk):
+    answer = zendesk.post_signed("zendesk", event_body("ticket_permanently_deleted__purged", id=None))
+    assert answer.status_code == 202
+    assert zendesk.ticket("zendesk", "35601")["status"] == "closed"
+
+
+def test_a_description_change_without_the_description_in_detail_takes_the_events_current_value():
+    config = ZendeskIntegration.Config.model_validate(SOURCE)
+    body = event_body("ticket_description_changed__edited", description=None)
+    [event] = ZendeskIntegration(config).parse({}, body)
+    assert (
+        event.description
+        == "Hi, I was charged twice this month (invoice INV-2026-11). Please refund the duplicate charge."
+    )
+
+
+def test_reassignment_and_custom_status_events_update_the_ticket_snapshot(zendesk):
+    zendesk.post_signed("zendesk", load_fixture("zendesk", "ticket_created__event_minimal"))
+    zendesk.post_signed("zendesk", load_fixture("zendesk", "ticket_agent_assignment_changed__reassigned"))
+    ticket = zendesk.ticket("zendesk", "35436")
+    assert (ticket["subject"], ticket["priority"], ticket["tags"]) == (
+        "Charged twice for November",
+        "high",
+        ["billing", "vip"],
+    )
+    zendesk.post_signed("zendesk", load_fixture("zendesk", "ticket_custom_status_changed__waiting_on_vendor"))
+    assert zendesk.ticket("zendesk", "35436")["status"] == "on_hold"
