@@ -252,6 +252,11 @@ def test_the_quoted_thread_under_a_reply_is_not_the_customers_words(tagger):
         ("we'd like to pay annually instead of monthly", False, {"billing_change"}),
         ("信用卡換了，要更新付款資訊", False, {"billing_change"}),
         ("人少了用不了那么多功能", False, set()),
+        # a conditional threat is a churn signal: only a hypothetical future ("if we ever", 如果以后) is vetoed
+        ("We will cancel our subscription if you don't fix this by Friday", None, {"cancel_intent"}),
+        ("I want to cancel my subscription if i can't get the export working today", None, {"cancel_intent"}),
+        ("要是再这样我们就不续费了", None, {"cancel_intent"}),
+        ("If we ever need to cancel, how does it work?", False, set()),
     ],
 )
 def test_phrasing_families_a_held_out_probe_found(tagger, text, complaint, signals):
@@ -278,3 +283,63 @@ def test_chinese_and_wrapped_quoted_threads_are_not_the_customers_words(tagger, 
 
 def test_a_customer_quoting_the_docs_keeps_their_words(tagger):
     assert tagger.tag("文档里写道：请先备份数据。但是我还是丢了数据").complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint", "signals"),
+    [
+        # 1. "问题" / "question" meaning a question, next to 已经 / already
+        ("账号已经开好了，还有一个问题：怎么加同事？", False, set()),
+        ("發票已經收到，有個問題想請教一下", False, set()),
+        ("已经发出，如有任何问题请回复本邮件", False, set()),
+        ("We already upgraded. One more question: is SSO included?", False, set()),
+        ("I already read the guide but still have a question about tags.", False, set()),
+        # 2. Cantonese written Chinese
+        ("個app開唔到，撳落去冇反應", True, set()),
+        ("打咗好多次都冇人理，你哋搞唔掂", True, set()),
+        ("部機壞咗，仲未有人覆我", True, set()),
+        ("點解取消咗之後仲照收錢？", True, set()),
+        ("呢個月收多咗錢，唔該退錢", True, {"refund_request"}),
+        ("我哋唔係想退款，只係想問下發票", False, set()),
+        ("我们下个季度换到企业微信", False, {"competitor_mention"}),
+        ("再修不好就只能换供应商了", True, {"cancel_intent"}),
+        # 3. hypotheticals and information questions
+        ("If we ever decide to cancel, what happens to our data?", None, set()),
+        ("Can I downgrade later on if we shrink?", False, set()),
+        ("Can you cancel my subscription?", False, {"cancel_intent"}),
+        ("如果以后要解约，需要提前多久通知？", None, set()),
+        ("降级以后历史工单还在吗？", False, set()),
+        ("请帮我取消订阅", False, {"cancel_intent"}),
+        # 4. third-party refunds
+        ("Our client wants a refund from their customer, where is that set up?", False, set()),
+        ("我们的客户想给买家退款，在哪里设置？", False, set()),
+        # 5. agent voice and policy
+        ("Your refund has been processed, it should show in 5 days.", False, set()),
+        ("您好，您的退款已经处理完成。", False, set()),
+        ("請問退費政策是怎樣？", False, set()),
+        # 6. a failure back after a fix
+        ("It was fixed on Monday but it happened again this morning.", True, set()),
+        ("上次說已經修好了，今天又出現了", True, set()),
+        # 9. contract penalty is no legal threat
+        ("提前解约要付违约金吗？", False, set()),
+    ],
+)
+def test_phrasing_families_of_the_second_probe(tagger, text, complaint, signals):
+    tags = tagger.tag(text)
+    assert set(tags.signals) == signals, (text, dict(tags.signals))
+    if complaint is not None:
+        assert tags.complaint is complaint, (text, tags.evidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can you check this format?\n\n---------- Forwarded message ---------\nFrom: Bob\nIt is broken, refund me",
+        "See below.\n\nBegin forwarded message:\n\nFrom: Bob\nIt is broken, refund me",
+        "这个格式支持吗\n\n---------- 转发的邮件 ---------\n发件人: 张三\n系统崩溃了，我要退款",
+        "這個格式支援嗎\n\n---------- 轉寄的郵件 ----------\n寄件者: 張三\n系統當機了，我要退款",
+    ],
+)
+def test_forwarded_mail_is_not_the_customers_words(tagger, text):
+    tags = tagger.tag(text)
+    assert not tags.complaint and not tags.signals, (tags.evidence, dict(tags.signals))

@@ -73,6 +73,12 @@ QUOTE_MARKS = (
     ("-----Original Message-----", "", 14, ()),
     ("-----原始邮件-----", "", 5, ()),
     ("-----原始郵件-----", "", 5, ()),
+    # forwarded mail: Gmail ("---------- Forwarded message ---------"), Apple Mail, Chinese Gmail / Outlook
+    ("- Forwarded message -", "", 2, ()),
+    ("Begin forwarded message:", "", 23, ()),
+    ("- 转发的邮件 -", "", 3, ()),
+    ("- 轉寄的郵件 -", "", 3, ()),
+    ("- 轉發的郵件 -", "", 3, ()),
     ("\nFrom: ", "", 5, ("\nSent: ",)),
     ("\n发件人:", "", 1, ("\n发送时间:", "\n时间:", "\n日期:")),
     ("\n发件人：", "", 1, ("\n发送时间：", "\n时间：", "\n日期：")),
