@@ -4,13 +4,19 @@
   lost, and per currency MRR and ARR (``money.mrr_arr``); held and lost MRR separately. Withdrawn saves
   are only counted as ``withdrawn``. Totals in one currency only through configured ``[money]`` rates.
 - **Save rate** = saves / tickets that showed cancel or refund intent in the period (``intent_ticket_count``).
-- **CRR** = (E - N) / S x 100 from customer records: S customers active at ``since``, E active at
-  ``until``, N created in the period; null when S = 0. A customer is active at t when created before t and
+- **CRR** = (E - N) / S x 100 from the records of customers known to billing (a customer event set their
+  ``updated_at``; help-desk requesters alone say nothing about churn): S customers active at ``since``, E
+  active at ``until``, N created in the period; null when S = 0. ``churned`` = those whose cancellation took
+  effect in the period, over the same identities. A customer is active at t when created before t and
   not cancelled by t. A record without an email that shares its external id with a record that has one (a
   billing system's copy, see ``saves.verify``) counts as that customer: first seen at the earlier of the
   two, cancelled if either says so. Figures come from current records: a customer who cancelled and came
   back counts as active throughout.
-- **CLV of saves** = MRR of the period's saves that are not lost x ``[saves] expected_lifetime_months``.
+- **Customers saved and MRR / ARR kept**: per customer, not per ticket: ``customers`` = distinct customers
+  with a save in the period that is neither withdrawn nor lost (a save without a customer counts as one);
+  per currency ``kept_mrr_minor`` / ``kept_arr_minor`` = each such customer's MRR and ARR once (the largest
+  of their kept saves), so the ARR kept is the kept saves' own ARR whatever their intervals.
+- **CLV of saves** = MRR kept (above) x ``[saves] expected_lifetime_months``.
 """
 
 from __future__ import annotations
@@ -81,13 +87,65 @@ def save_totals(session: Session, period: Period, settings: Settings) -> dict[st
         key: sum(int(r[key]) for r in rows) for key in ("count", "pending", "held", "lost", "withdrawn", "unpriced")
     }
     money_keys = ("count", "mrr_minor", "arr_minor", "held_mrr_minor", "lost_mrr_minor")
+    kept = _kept_by_currency(session, period)
+    out["customers"] = _kept_customer_count(session, period)
     out["by_currency"] = [
-        {"currency": r["currency"], **{k: int(r[k]) for k in money_keys}}
+        {
+            "currency": r["currency"],
+            **{k: int(r[k]) for k in money_keys},
+            **kept.get(r["currency"], {"customers": 0, "kept_mrr_minor": 0, "kept_arr_minor": 0}),
+        }
         for r in rows
         if r["currency"] is not None and r["count"]
     ]
     out["base"] = _base_totals(converter(settings), out["by_currency"])
     return out
+
+
+def _kept_saves(period: Period) -> Any:
+    """The period's saves that are neither withdrawn nor lost."""
+    return and_(
+        Save.withdrawn_at.is_(None),
+        Save.outcome != "lost",
+        Save.saved_at >= period.since,
+        Save.saved_at < period.until,
+    )
+
+
+def _save_customer() -> Any:
+    """Who a save saved: its customer, else the save itself (negative key: never a customer's id)."""
+    return func.coalesce(Save.customer_id, -Save.id)
+
+
+def _kept_customer_count(session: Session, period: Period) -> int:
+    """Customers with a save in the period that is not lost, each once however many tickets were saved."""
+    stmt = select(func.count(func.distinct(_save_customer()))).where(_kept_saves(period))
+    return int(session.execute(stmt).scalar_one())
+
+
+def _kept_by_currency(session: Session, period: Period) -> dict[str, dict[str, int]]:
+    """Per currency: customers kept and their MRR / ARR, each customer once (their largest save's money,
+    so two tickets saved for one subscription do not double it)."""
+    per_customer = (
+        select(
+            Save.currency.label("currency"),
+            func.max(Save.mrr_minor).label("mrr"),
+            func.max(Save.arr_minor).label("arr"),
+        )
+        .where(_kept_saves(period), Save.currency.is_not(None))
+        .group_by(Save.currency, _save_customer())
+        .subquery()
+    )
+    stmt = select(
+        per_customer.c.currency,
+        func.count(),
+        func.coalesce(func.sum(per_customer.c.mrr), 0),
+        func.coalesce(func.sum(per_customer.c.arr), 0),
+    ).group_by(per_customer.c.currency)
+    return {
+        currency: {"customers": int(n), "kept_mrr_minor": int(mrr), "kept_arr_minor": int(arr)}
+        for currency, n, mrr, arr in session.execute(stmt)
+    }
 
 
 def _base_totals(conv: Converter, by_currency: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -102,7 +160,7 @@ def clv(totals: dict[str, Any], settings: Settings) -> dict[str, Any]:
     months = settings.saves.expected_lifetime_months
     rows = []
     for r in totals["by_currency"]:
-        kept = r["mrr_minor"] - r["lost_mrr_minor"]
+        kept = r["kept_mrr_minor"]
         rows.append({"currency": r["currency"], "mrr_minor": kept, "clv_minor": kept * months})
     conv = converter(settings)
     base = None
@@ -148,24 +206,39 @@ def save_rate(session: Session, period: Period, saves: int) -> dict[str, Any]:
 
 
 def crr(session: Session, period: Period) -> dict[str, Any]:
-    """S, E, N and CRR over customer identities, in two aggregates and no GROUP BY over all customers.
+    """S, E, N and CRR over billing customers' identities (see ``customer_figures``)."""
+    out = customer_figures(session, period)
+    return {key: out[key] for key in ("start", "end", "new", "percent")}
+
+
+def customer_figures(session: Session, period: Period) -> dict[str, Any]:
+    """S, E, N, CRR and ``churned`` over customer identities, in two aggregates and no GROUP BY over all customers.
+
+    Only customers known to billing count: an identity with a customer event (``updated_at`` set on its record
+    or on its billing copy); help-desk requesters alone say nothing about churn. ``churned`` = identities whose
+    cancellation took effect in the period, over the same merged identities as S, E and N.
 
     (1) every record except billing copies (no email, an external id), by its own dates; (2) the copies,
     joined to the records with an email that share their external id: a copy without one is a customer of
     its own, otherwise it adds to that customer the difference it makes (an earlier first-seen time, a
-    cancellation only the billing system saw).
+    cancellation only the billing system saw, being known to billing at all).
     """
     c = Customer.__table__.alias("c")
     is_copy = and_(c.c.email.is_(None), c.c.external_id.is_not(None))
-    counts = session.execute(_own_counts(c, period).where(~is_copy)).one()
+    counts = session.execute(_own_counts(c, period).where(~is_copy, c.c.updated_at.is_not(None))).one()
     deltas = session.execute(_copy_contributions(period)).one()
-    start, end, new = (int(n) + int(d or 0) for n, d in zip(counts, deltas, strict=True))
-    return {"start": start, "end": end, "new": new, "percent": percent(end - new, start)}
+    start, end, new, churned = (int(n) + int(d or 0) for n, d in zip(counts, deltas, strict=True))
+    return {"start": start, "end": end, "new": new, "percent": percent(end - new, start), "churned": churned}
 
 
 def _own_counts(c: Any, period: Period) -> Any:
-    active = [func.count().filter(_active(c.c.created_at, _cancelled(c), t)) for t in (period.since, period.until)]
-    return select(*active, func.count().filter(_new(c.c.created_at, period)))
+    cancelled = _cancelled(c)
+    active = [func.count().filter(_active(c.c.created_at, cancelled, t)) for t in (period.since, period.until)]
+    return select(
+        *active,
+        func.count().filter(_new(c.c.created_at, period)),
+        func.count().filter(_within(cancelled, period)),
+    )
 
 
 def _copy_contributions(period: Period) -> Any:
@@ -176,6 +249,8 @@ def _copy_contributions(period: Period) -> Any:
         select(
             primary.c.created_at.label("own_created"),
             _cancelled(primary).label("own_cancelled"),
+            primary.c.updated_at.label("own_known"),
+            func.max(copy.c.updated_at).label("copy_known"),
             func.min(copy.c.created_at).label("copy_created"),
             func.min(_cancelled(copy)).label("copy_cancelled"),
         )
@@ -183,15 +258,21 @@ def _copy_contributions(period: Period) -> Any:
         .where(copy.c.email.is_(None), copy.c.external_id.is_not(None))
         # a copy without a primary record is its own group (negative key: never a primary's id)
         .group_by(
-            func.coalesce(primary.c.id, -copy.c.id), primary.c.created_at, primary.c.status, primary.c.cancelled_at
+            func.coalesce(primary.c.id, -copy.c.id),
+            primary.c.created_at,
+            primary.c.status,
+            primary.c.cancelled_at,
+            primary.c.updated_at,
         )
         .subquery()
     )
     created = _earliest(g.c.own_created, g.c.copy_created)
     cancelled = _earliest(g.c.own_cancelled, g.c.copy_cancelled)
+    identity_known = or_(g.c.own_known.is_not(None), g.c.copy_known.is_not(None))
+    own_known = g.c.own_known.is_not(None)
 
     def delta(identity: Any, own: Any) -> Any:
-        return func.sum(case((identity, 1), else_=0) - case((own, 1), else_=0))
+        return func.sum(case((and_(identity_known, identity), 1), else_=0) - case((and_(own_known, own), 1), else_=0))
 
     return select(
         *(
@@ -199,6 +280,7 @@ def _copy_contributions(period: Period) -> Any:
             for t in (period.since, period.until)
         ),
         delta(_new(created, period), _new(g.c.own_created, period)),
+        delta(_within(cancelled, period), _within(g.c.own_cancelled, period)),
     )
 
 
@@ -212,7 +294,12 @@ def _active(created: Any, cancelled: Any, t: datetime) -> Any:
 
 
 def _new(created: Any, period: Period) -> Any:
-    return and_(created >= period.since, created < period.until)
+    return _within(created, period)
+
+
+def _within(at: Any, period: Period) -> Any:
+    """``at`` falls in the period (false for NULL)."""
+    return and_(at >= period.since, at < period.until)
 
 
 def _earliest(a: Any, b: Any) -> Any:

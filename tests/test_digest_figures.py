@@ -122,7 +122,8 @@ def seed_week(session: Any) -> None:
     bo = s.customer("bo@example.com", "Bo Lindqvist", 4900, "EUR", plan="team")
     cy = s.customer("cy@example.com", "Cy Okafor", 19900, "USD", status="cancelled", cancelled_at=berlin(11, 20, 12))
     dee = s.customer("dee@example.com", "Dee Park", 2900, "USD")
-    session.execute(text("UPDATE customers SET updated_at = created_at WHERE email = 'cy@example.com'"))
+    # the four are billing customers (a customer event each); requesters added later are not
+    session.execute(text("UPDATE customers SET updated_at = created_at"))
 
     # tickets received: week boundaries in Berlin time
     s.ticket(berlin(11, 22, 23, 30))  # Sunday 23:30 Berlin: still W47
@@ -587,3 +588,22 @@ def test_the_digest_operation_is_in_the_openapi_spec(digest_server):
     operation = spec["paths"]["/api/digest/{week}"]["get"]
     assert set(operation["responses"]) >= {"200", "401", "422"}
     assert "DigestOut" in spec["components"]["schemas"]
+
+
+def test_the_current_weeks_at_risk_list_does_not_count_clocks_due_after_now(digest_runtime):
+    """Mid-week (Wednesday) a running resolution clock due on Friday is no breach yet: two complaints are not
+    the three bad experiences the rule needs, as the TAT figures and the /at-risk page agree."""
+    now = berlin(11, 18, 12)
+    with session_scope(digest_runtime.sessions) as session:
+        s = Seed(session)
+        c = s.customer("cat@example.com", "Cat", 1000, "USD")
+        s.complaint(berlin(11, 2), "billing", ["a"], c)
+        s.complaint(berlin(11, 9), "billing", ["b"], c)
+        t = s.ticket(berlin(11, 18, 9), c)
+        s.clock(t, "resolution", "standard", berlin(11, 18, 9), state="running", due_at=berlin(11, 20, 9))
+    f = figures_of(digest_runtime, W47, now)
+    assert f["tat"]["breached"] == 0
+    assert (f["at_risk"]["count"], f["at_risk"]["customers"]) == (0, [])
+    # once the week is over (the clock ran out on Friday) the same customer is at risk
+    after = figures_of(digest_runtime, W47, NOW)
+    assert after["at_risk"]["count"] == 1 and after["tat"]["breached"] == 1

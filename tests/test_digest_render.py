@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from helpdesk_retain.db import session_scope
 from helpdesk_retain.digest.i18n import LANGUAGES, Translator, catalog
 from helpdesk_retain.digest.render import render
-from tests.test_digest_figures import digest_runtime, figures_of, seeded  # noqa: F401 (fixtures)
+from tests.test_digest_figures import Seed, berlin, digest_runtime, figures_of, seeded  # noqa: F401 (fixtures)
 
 #: acronyms and names the Chinese digest keeps as they are (as Chinese business writing does)
 KEPT_IN_ZH = {"TAT", "MRR", "ARR", "helpdesk", "retain"}
@@ -93,16 +94,41 @@ def test_the_subject_carries_saves_saved_revenue_and_attainment(seeded):  # noqa
 
 def test_the_subject_formats_thousands_in_the_locale(digest_runtime):  # noqa: F811
     figures = copy.deepcopy(figures_of(digest_runtime))
-    figures["saves"].update(count=12, by_currency=[_money_row("USD", 12, 490000)])
+    figures["saves"].update(count=12, customers=12, by_currency=[_money_row("USD", 12, 490000)])
     figures["tat"]["attainment"] = 0.94
     assert render(figures, "en").subject == "Week 47: 12 saves (USD 4,900 MRR), TAT 94%"
-    figures["saves"].update(count=1, by_currency=[_money_row("JPY", 1, 4900)])
+    figures["saves"].update(count=1, customers=1, by_currency=[_money_row("JPY", 1, 4900)])
     assert render(figures, "en").subject == "Week 47: 1 save (JPY 4,900 MRR), TAT 94%"
 
 
 def _money_row(currency: str, count: int, mrr: int) -> dict[str, Any]:
     return {"currency": currency, "count": count, "mrr_minor": mrr, "arr_minor": mrr * 12, "held_mrr_minor": 0,
-            "lost_mrr_minor": 0}  # fmt: skip
+            "lost_mrr_minor": 0, "customers": count, "kept_mrr_minor": mrr, "kept_arr_minor": mrr * 12}  # fmt: skip
+
+
+def test_customers_saved_and_money_kept_count_each_customer_once_and_leave_lost_saves_out(digest_runtime):  # noqa: F811
+    """Ana: two tickets saved for one USD 49/month subscription; Bo: saved, then cancelled the same week (lost);
+    a USD 1/year save without a customer (MRR 8, ARR 100). Kept: 2 customers, MRR 49.08, ARR 588 + 1 = 589."""
+    with session_scope(digest_runtime.sessions) as session:
+        seed = Seed(session)
+        ana = seed.customer("ana@example.com", "Ana", 4900, "USD")
+        bo = seed.customer("bo@example.com", "Bo", 4900, "USD")
+        for hour in (10, 11):
+            seed.save(seed.ticket(berlin(11, 17, 9), ana), berlin(11, 17, hour), 4900, "USD", customer_id=ana)
+        lost = seed.ticket(berlin(11, 16, 9), bo)
+        seed.save(lost, berlin(11, 16, 10), 4900, "USD", outcome="lost", verified_at=berlin(11, 18), customer_id=bo)
+        seed.save(seed.ticket(berlin(11, 17, 9)), berlin(11, 17, 12), 100, "USD", interval="year")
+    figures = figures_of(digest_runtime)
+    saves = figures["saves"]
+    assert (saves["count"], saves["lost"], saves["customers"]) == (4, 1, 2)
+    [usd] = saves["by_currency"]
+    assert (usd["customers"], usd["kept_mrr_minor"], usd["kept_arr_minor"]) == (2, 4908, 58900)
+    assert saves["clv"]["by_currency"] == [{"currency": "USD", "mrr_minor": 4908, "clv_minor": 4908 * 24}]
+    rendered = render(figures, "en")
+    assert rendered.subject == "Week 47: 2 saves (USD 49 MRR)"
+    for output in (rendered.text, visible_text(rendered.html)):
+        assert "2 customers saved" in output
+        assert "$49.08 MRR kept · $589.00 ARR" in output
 
 
 def test_an_empty_week_renders_a_calm_digest_without_charts(digest_runtime):  # noqa: F811

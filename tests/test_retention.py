@@ -12,7 +12,7 @@ from helpdesk_retain.db import session_scope
 from helpdesk_retain.models import Customer, Ticket
 from helpdesk_retain.models.saves import Save
 from helpdesk_retain.models.tagging import RiskSignal
-from helpdesk_retain.retention import Period, crr, figures
+from helpdesk_retain.retention import Period, crr, customer_figures, figures
 
 OCT = datetime(2026, 10, 1, tzinfo=UTC)
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
@@ -32,6 +32,8 @@ def customer(n: int, created: datetime, cancelled: datetime | None = None, **ext
         "status": "cancelled" if cancelled else "active",
         "created_at": created,
         "cancelled_at": cancelled,
+        # known to billing (a customer event) unless told otherwise; help-desk requesters have no update
+        "updated_at": extra.pop("updated_at", created),
     }
 
 
@@ -50,6 +52,10 @@ def seed_textbook_customers(runtime) -> None:  # noqa: ANN001
     rows.append(customer(1099, day(10, 30), email=None, external_id="cus_1099"))  # new, billing only
     rows += [customer(2000 + i, day(8, 1), day(9, 15)) for i in range(30)]  # gone before October
     rows += [customer(3000 + i, day(11, 5)) for i in range(5)]  # arrive after October
+    # help-desk requesters only (no customer event): not customers known to billing, whatever their dates
+    rows += [customer(4000 + i, day(9, 1), updated_at=None) for i in range(40)]
+    rows += [customer(4100 + i, day(10, 3), updated_at=None) for i in range(7)]
+    rows += [customer(4200 + i, day(9, 1), day(10, 4), updated_at=None) for i in range(3)]
     with session_scope(runtime.sessions) as session:
         session.execute(insert(Customer), rows)
 
@@ -65,6 +71,43 @@ def test_crr_is_null_when_no_customer_was_active_at_the_start(runtime):
     with session_scope(runtime.sessions) as session:
         session.execute(insert(Customer), [customer(1, day(10, 3))])
         assert crr(session, Period(OCT, NOV)) == {"start": 0, "end": 1, "new": 1, "percent": None}
+
+
+def test_crr_counts_only_customers_known_to_billing(runtime):
+    """10 billing customers (one cancels in October) and 90 help-desk requesters: CRR is 9 / 10, not 99 / 100."""
+    rows = [customer(i, day(9, 1), day(10, 20) if i == 0 else None) for i in range(10)]
+    rows += [customer(100 + i, day(9, 2), updated_at=None) for i in range(90)]
+    with session_scope(runtime.sessions) as session:
+        session.execute(insert(Customer), rows)
+        got = customer_figures(session, Period(OCT, NOV))
+    assert got == {"start": 10, "end": 9, "new": 0, "percent": 90.0, "churned": 1}
+
+
+def test_a_requester_known_to_billing_only_through_its_copy_counts_once(runtime):
+    """A help-desk record (no customer event) whose billing copy had one is one billing customer."""
+    rows = [
+        customer(1, day(9, 1), external_id="cus_1", updated_at=None),
+        customer(1, day(9, 5), day(10, 9), email=None, external_id="cus_1"),
+        customer(2, day(9, 1)),
+    ]
+    with session_scope(runtime.sessions) as session:
+        session.execute(insert(Customer), rows)
+        got = customer_figures(session, Period(OCT, NOV))
+    assert got == {"start": 2, "end": 1, "new": 0, "percent": 50.0, "churned": 1}
+
+
+def test_churned_counts_a_customer_and_its_billing_copy_once(runtime):
+    """Both records of one customer cancel in the period: one churned customer, S - E = churned."""
+    rows = [
+        customer(1, day(9, 1), day(10, 18), external_id="cus_1"),
+        customer(1, day(9, 1), day(10, 19), email=None, external_id="cus_1"),
+        customer(2, day(9, 1)),
+    ]
+    with session_scope(runtime.sessions) as session:
+        session.execute(insert(Customer), rows)
+        got = customer_figures(session, Period(OCT, NOV))
+    assert got == {"start": 2, "end": 1, "new": 0, "percent": 50.0, "churned": 1}
+    assert got["start"] - got["end"] + got["new"] == got["churned"]
 
 
 def seed_saves(runtime) -> None:  # noqa: ANN001
@@ -126,6 +169,10 @@ def test_save_figures_over_a_seeded_month_match_hand_computed_values(runtime):
             "arr_minor": 35988,
             "held_mrr_minor": 0,
             "lost_mrr_minor": 2999,
+            # its one save is lost: no customer kept
+            "customers": 0,
+            "kept_mrr_minor": 0,
+            "kept_arr_minor": 0,
         },
         # 4900 + 120000 / 12 = 14900 a month; 4900 x 12 + 120000 = 178800 a year
         {
@@ -135,9 +182,14 @@ def test_save_figures_over_a_seeded_month_match_hand_computed_values(runtime):
             "arr_minor": 178800,
             "held_mrr_minor": 10000,
             "lost_mrr_minor": 0,
+            # two saves without a customer: each counts as one customer kept
+            "customers": 2,
+            "kept_mrr_minor": 14900,
+            "kept_arr_minor": 178800,
         },
     ]
     assert saves["base"] is None
+    assert saves["customers"] == 3  # the four active saves without the lost one
     # CLV: MRR of saves not lost x 24 months; the lost EUR save keeps nothing
     assert got["clv"]["by_currency"] == [
         {"currency": "EUR", "mrr_minor": 0, "clv_minor": 0},

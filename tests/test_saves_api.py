@@ -125,7 +125,18 @@ def test_saves_are_listed_newest_first_with_a_cursor_and_totals(server):
     totals = first["totals"]
     assert totals["count"] == 3 and totals["pending"] == 3
     assert totals["by_currency"] == [
-        {"currency": "USD", "count": 3, "mrr_minor": 6000, "arr_minor": 72000, "held_mrr_minor": 0, "lost_mrr_minor": 0}
+        {
+            "currency": "USD",
+            "count": 3,
+            "mrr_minor": 6000,
+            "arr_minor": 72000,
+            "held_mrr_minor": 0,
+            "lost_mrr_minor": 0,
+            # three customers' saves (one ticket each), none lost: all kept, each customer once
+            "customers": 3,
+            "kept_mrr_minor": 6000,
+            "kept_arr_minor": 72000,
+        }
     ]
     assert totals["base"] is None
 

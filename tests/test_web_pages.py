@@ -258,7 +258,32 @@ def test_the_overview_shows_the_digests_figures_for_the_week(site):
     assert cards["Tickets received"] == str(figures["tickets"]["received"])
     assert cards["Complaints"] == str(figures["complaints"]["count"])
     assert cards["Customers at risk"] == str(figures["at_risk"]["count"])
-    assert cards["Customers saved"] == str(figures["saves"]["count"])
+    assert cards["Customers saved"] == str(figures["saves"]["customers"])
+
+
+def test_the_overview_card_counts_kept_saves_once_per_customer_as_the_digest_does(site):
+    """Ana saved on two tickets (one subscription), Bo saved and lost: 1 customer, Ana's USD 49 MRR once."""
+    from helpdesk_retain.models import Customer, Ticket
+    from helpdesk_retain.models.saves import Save
+
+    post_ticket(site, "T-4", NOW - timedelta(hours=1), "Cancel please", "Please cancel", customer="ana@example.com")
+    rt = site.app.extensions["helpdesk_retain"]
+    at = NOW - timedelta(minutes=1)
+    with session_scope(rt.sessions) as session:
+        tickets = {t.external_id: t for t in session.execute(select(Ticket)).scalars()}
+        bo = session.execute(select(Customer).where(Customer.email == "bo@example.com")).scalar_one()
+        for external_id, outcome in (("T-1", "pending"), ("T-4", "pending"), ("T-2", "lost")):
+            ticket = tickets[external_id]
+            money = {"amount_minor": 4900, "currency": "USD", "mrr_minor": 4900, "arr_minor": 58800}
+            session.add(
+                Save(ticket_id=ticket.id, customer_id=ticket.customer_id, via="api", interval="month", **money,
+                     saved_at=at, verify_due_at=at + timedelta(days=60), outcome=outcome, created_at=at, updated_at=at)
+            )  # fmt: skip
+        assert tickets["T-2"].customer_id == bo.id
+    page = signed_in(site).get("/").text
+    card = re.search(r'data-testid="saves-count">([^<]+)</p>\s*<p class="card-note">\s*([^<]+?)\s*</p>', page)
+    assert card is not None
+    assert (card.group(1), card.group(2)) == ("1", "$49.00 MRR")
 
 
 def test_the_at_risk_page_lists_customers_with_reasons_and_tickets(site):

@@ -9,7 +9,8 @@ series, each row counted in its week).
   category (none counts as ``other``), each with the average of the previous 4 weeks and the change against
   it (``change_percent`` null when that average is 0); the evidence phrases most complaint tickets of the
   week share (case-insensitive).
-- **At risk**: ``tagging.risk``'s at-risk customers as of the week's end (``risk.at_risk``).
+- **At risk**: ``tagging.risk``'s at-risk customers as of the week's end, or as of ``now`` while the week
+  has not ended (``risk.at_risk``: a running TAT clock due after now is no breach yet).
 - **Saves**: ``retention.save_totals`` / ``save_rate`` / ``clv`` for the week (one source of truth with
   ``GET /api/retention``), plus ``decided``: saves made before the week whose outcome (held or lost) was
   decided in it (``verified_at``), per outcome and currency.
@@ -19,7 +20,8 @@ series, each row counted in its week).
   their escalation time (their due time when escalation is off).
 - **Retention**: CRR (``retention.crr``) only when customer events exist (some customer has an update from
   billing or a ``customer.updated`` event; help-desk requesters alone say nothing about churn); ``churned`` =
-  customers whose status became cancelled in the week.
+  customers whose status became cancelled in the week, over the same billing identities as CRR
+  (``retention.customer_figures``).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def week_figures(session: Session, settings: Settings, week: IsoWeek, now: datet
         "until": until,
         "tickets": {"received": volume["received"][-1]},
         "complaints": complaint_figures(volume, session, since, until),
-        "at_risk": at_risk(session, settings, until),
+        "at_risk": at_risk(session, settings, until, now=now),
         "saves": saves,
         "tat": tat_figures,
         "followups": followups(session, since, until),
@@ -184,9 +186,8 @@ def followups(session: Session, since: datetime, until: datetime) -> dict[str, i
 
 def customer_retention(session: Session, period: retention.Period) -> dict[str, Any]:
     known = session.execute(select(exists().where(Customer.updated_at.is_not(None)))).scalar_one()
-    churned = session.execute(
-        select(func.count()).where(
-            Customer.status == "cancelled", Customer.cancelled_at >= period.since, Customer.cancelled_at < period.until
-        )
-    ).scalar_one()
-    return {"crr": retention.crr(session, period) if known else None, "churned": int(churned)}
+    if not known:
+        return {"crr": None, "churned": 0}
+    out = retention.customer_figures(session, period)
+    churned = out.pop("churned")
+    return {"crr": out, "churned": churned}

@@ -93,20 +93,14 @@ def week_number(figures: dict[str, Any]) -> int:
 
 
 def kept(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per currency: MRR and ARR of the week's saves that are not lost. ``save_totals`` reports lost MRR, not
-    lost ARR, so ARR kept is the ARR scaled by the share of MRR kept (exact while a currency's saves share an
-    interval)."""
-    rows = []
-    for r in figures["saves"]["by_currency"]:
-        lost_share = r["lost_mrr_minor"] / r["mrr_minor"] if r["mrr_minor"] else 0
-        arr = r["arr_minor"] - round(r["arr_minor"] * lost_share)
-        rows.append({**r, "kept_mrr_minor": r["mrr_minor"] - r["lost_mrr_minor"], "kept_arr_minor": arr})
-    return rows
+    """Per currency: MRR and ARR kept (``save_totals``: each saved customer once, lost saves left out; the ARR
+    is the kept saves' own ARR, ``money.mrr_arr``)."""
+    return [dict(r) for r in figures["saves"]["by_currency"]]
 
 
 def subject_line(figures: dict[str, Any], tr: Translator) -> str:
     """The headline as a subject, in the digest's language: Week 47: 12 saves (USD 4,900 MRR), TAT 94%."""
-    week, saves = week_number(figures), figures["saves"]["count"]
+    week, saves = week_number(figures), figures["saves"]["customers"]
     subject = tr.t("subject.saves", count=saves, week=week) if saves else tr.t("subject.none", week=week)
     amounts = _amounts(figures, tr)
     if amounts:

@@ -88,6 +88,10 @@ class CurrencyTotalOut(Out):
     arr_minor: int
     held_mrr_minor: int
     lost_mrr_minor: int
+    #: customers with a save that is not lost, each once; their MRR and ARR once each
+    customers: int
+    kept_mrr_minor: int
+    kept_arr_minor: int
 
 
 class BaseTotalOut(Out):
@@ -107,6 +111,8 @@ class SaveTotalsOut(Out):
     withdrawn: int
     #: saves without a known amount (counted, not in any money total)
     unpriced: int
+    #: customers saved: distinct customers with a save that is neither withdrawn nor lost
+    customers: int
     by_currency: list[CurrencyTotalOut]
     base: BaseTotalOut | None = None
 
@@ -148,7 +154,8 @@ class ClvBaseOut(Out):
 
 
 class ClvOut(Out):
-    """Estimated lifetime value of saved revenue: MRR of saves not lost x expected lifetime in months."""
+    """Estimated lifetime value of saved revenue: MRR kept (each saved customer once, lost saves left out) x
+    expected lifetime in months."""
 
     expected_lifetime_months: int
     by_currency: list[ClvCurrencyOut]
