@@ -607,3 +607,35 @@ def test_the_current_weeks_at_risk_list_does_not_count_clocks_due_after_now(dige
     # once the week is over (the clock ran out on Friday) the same customer is at risk
     after = figures_of(digest_runtime, W47, NOW)
     assert after["at_risk"]["count"] == 1 and after["tat"]["breached"] == 1
+
+
+@pytest.mark.parametrize(
+    "money",
+    [{}, {"money": {"base_currency": "USD", "rates": {"EUR": "1.10"}}}, {"money": {"base_currency": "USD",
+     "rates": {"GBP": "1.25", "JPY": "0.0065"}}}],
+    ids=["no-rates", "base-without-their-rates", "converted"],
+)  # fmt: skip
+def test_the_digest_and_the_at_risk_page_rank_money_alike_with_and_without_rates(make_settings, money):
+    from helpdesk_retain.digest.risk import at_risk
+    from helpdesk_retain.models.tagging import RiskSignal
+    from helpdesk_retain.runtime import build_runtime
+    from helpdesk_retain.tagging.risk import at_risk_customers
+
+    rt = build_runtime(make_settings(extra={**DIGEST_EXTRA, **money}))
+    try:
+        with session_scope(rt.sessions) as session:
+            s = Seed(session, prefix="M")
+            for email, mrr, currency in (("usd@x.com", 5000, "USD"), ("gbp@x.com", 10000, "GBP"),
+                                         ("jpy@x.com", 10000, "JPY")):  # fmt: skip
+                ticket = s.ticket(berlin(11, 18), s.customer(email, email, mrr, currency))
+                session.add(RiskSignal(ticket_id=ticket, signal="cancel_intent", source="subject", evidence="cancel",
+                                       at=berlin(11, 18)))  # fmt: skip
+        until = W47.bounds("Europe/Berlin")[1]
+        with session_scope(rt.sessions) as session:
+            digest = [c["email"] for c in at_risk(session, rt.settings, until)["customers"]]
+            page = [item["customer"].email for item in at_risk_customers(session, rt.settings, until)]
+    finally:
+        rt.close()
+    assert digest == page
+    if money.get("money", {}).get("rates", {}).get("JPY"):  # 10,000 JPY ~ 65 USD < 100 GBP = 125 USD, > 50 USD
+        assert digest == ["gbp@x.com", "jpy@x.com", "usd@x.com"]

@@ -210,9 +210,9 @@ _SCALE = 8
 
 
 def _value_key(settings: Settings) -> Callable[[Any], tuple[int, int, int]]:
-    """Sort key of a row with ``id``, ``mrr_minor`` and ``currency``: highest MRR first (in base minor units
-    when a rate converts it, else in major units of its own currency), unknown last. Exact: integers scaled by
-    10^_SCALE instead of fractions, with each currency's factor worked out once."""
+    """Sort key of a row with ``id``, ``mrr_minor`` and ``currency``: highest MRR first (in major units of the
+    base currency when a rate converts it, else in major units of its own currency), unknown last. Exact:
+    integers scaled by 10^_SCALE instead of fractions, with each currency's factor worked out once."""
     conv = converter(settings)
     factors: dict[str, int | None] = {}
 
@@ -230,7 +230,8 @@ def _value_key(settings: Settings) -> Callable[[Any], tuple[int, int, int]]:
             return (1, 0, c.id or 0)
         currency = c.currency or ""
         converted = conv.convert(c.mrr_minor, currency) if currency else None
-        value = converted * 10**_SCALE if converted is not None else c.mrr_minor * factor(currency)
+        # both sides in major units (base major units when converted), as ``digest.risk.value`` ranks them
+        value = converted * factor(conv.base or "") if converted is not None else c.mrr_minor * factor(currency)
         return (0, -value, c.id or 0)
 
     return key
