@@ -104,3 +104,32 @@ def test_a_delivery_older_than_the_checkpoint_replays_the_whole_log(tat_runtime)
         assert clocks["first_response", 1][COMPUTED.index("state") + 2] == "met"
         assert ("next_response", 1) in clocks  # the comment at 120 now follows a reply
         assert session.get(TatReplay, row.id).last_at == T0 + timedelta(minutes=120)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    story=st.lists(st.tuples(st.integers(1, 6).map(lambda k: 10 * k), ACTIONS), min_size=2, max_size=10),
+    order=st.randoms(use_true_random=False),
+)
+def test_rows_logged_at_one_instant_give_the_same_clocks_whichever_arrived_first(tat_runtime, story, order):
+    """Help desks stamp to the second: a customer's message and an agent's answer (or a status change) often share
+    one. The clocks are a function of the log, not of which delivery came first."""
+    # two updates stamped alike contradict each other (pending and open at once): the ticket's own fields take the
+    # one delivered last, so at most one update per instant here; comments of both roles may share it
+    updates = {m: a for m, a in reversed(story) if a not in ("customer", "agent", "note")}
+    story = [(m, a) for m, a in story if a in ("customer", "agent", "note")] + sorted(updates.items())
+    results = []
+    for shuffled in (False, True):
+        ticket = f"T-{uuid.uuid4().hex[:8]}"
+        events = [event(ticket, n, minute, action) for n, (minute, action) in enumerate(story)]
+        if shuffled:
+            order.shuffle(events)
+        events.insert(0, TicketEvent("ticket.created", ticket, T0, status="new", priority="normal", created_at=T0))
+        for ev in events:
+            with session_scope(tat_runtime.sessions) as session:
+                apply_events(Context(session, tat_runtime.settings, "generic", None, NOW), [ev], STEPS)
+        with session_scope(tat_runtime.sessions) as session:
+            row = session.execute(select(Ticket).where(Ticket.external_id == ticket)).scalar_one()
+            results.append(stored(session, row.id))
+            assert results[-1] == expected(session, row, policy_set(tat_runtime.settings))
+    assert results[0] == results[1]

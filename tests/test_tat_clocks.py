@@ -237,3 +237,10 @@ def test_add_business_agrees_with_whole_minute_add(minutes):
     calendar = BusinessCalendar("America/New_York", {"fri": [("20:00", "02:00")]})
     start = datetime(2030, 3, 8, 23, 17, 5, tzinfo=UTC)
     assert add_business(calendar, start, timedelta(minutes=minutes)) == calendar.add(start, minutes)
+
+
+def test_a_customer_message_and_an_answer_stamped_alike_count_as_asked_then_answered_in_either_order():
+    asked, answered = reply(10, "customer"), reply(10, "agent")
+    for log in ([created(), reply(5), asked, answered], [created(), reply(5), answered, asked]):
+        found = clocks(log, now=at(600))
+        assert found["next_response", 1].state == "met" and found["next_response", 1].stopped_at == at(10)

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from operator import attrgetter
 
 from .policies import Facts, PolicySet
-from .replay import Clock, LogRow, Replay
+from .replay import Clock, LogRow, Replay, replay_key
 
 __all__ = ["Clock", "LogRow", "base_facts", "compute_clocks"]
 
@@ -46,11 +45,12 @@ def compute_clocks(
 ) -> list[Clock]:
     """The ticket's clocks as of ``now`` (see the module docstring).
 
-    ``log`` is the ticket's event log; it is replayed in ``at`` order (a stable sort, so rows with equal
-    times keep the order given, which should be by id). ``category`` and ``plan`` are the ticket's
-    complaint category and the customer's plan, which policies may match on.
+    ``log`` is the ticket's event log; it is replayed in ``replay_key`` order (time, then the canonical order of
+    rows logged at one instant; a stable sort, so rows equal under it keep the order given, which should be by
+    id). ``category`` and ``plan`` are the ticket's complaint category and the customer's plan, which policies
+    may match on.
     """
-    rows = sorted(log, key=attrgetter("at"))
+    rows = sorted(log, key=replay_key)
     base = base_facts(category, plan)
     run = Replay(policies, base, created_at)
     for row in rows:

@@ -1,4 +1,5 @@
-"""Reading a ticket's event log for the clock replay: only the columns it needs, in ``(at, id)`` order."""
+"""Reading a ticket's event log for the clock replay: only the columns it needs, in replay order
+(``replay.replay_key``, then id)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from .replay import replay_key
 
 # Plain SQL, so rows arrive as the driver returns them: no per-row type processing, which would cost
 # more than the replay itself (a timestamp comes as text on SQLite, JSON as text or already decoded).
@@ -30,13 +33,19 @@ class LogEntry(NamedTuple):
 
 
 def full_log(session: Session, ticket_id: int) -> list[LogEntry]:
-    return _entries(session.execute(FULL_LOG, {"ticket": ticket_id}))
+    # the database gives (at, id) order; the stable sort puts rows of one instant in their canonical order
+    return sorted(_entries(session.execute(FULL_LOG, {"ticket": ticket_id})), key=replay_key)
 
 
 def rows_after(session: Session, ticket_id: int, after: int) -> list[LogEntry]:
-    """Rows with an id above ``after`` (added since), in ``(at, id)`` order."""
+    """Rows with an id above ``after`` (added since), in replay order."""
     rows = _entries(session.execute(ROWS_AFTER, {"ticket": ticket_id, "after": after}))
-    return sorted(rows, key=lambda row: (row.at, row.id))
+    return sorted(rows, key=order)
+
+
+def order(row: LogEntry) -> tuple[datetime, int, int]:
+    """A row's place in the replay: ``replay_key``, then its id."""
+    return (*replay_key(row), row.id)
 
 
 def _entries(rows: Any) -> list[LogEntry]:

@@ -23,6 +23,24 @@ class LogRow(Protocol):
     snapshot: Mapping[str, Any] | None
 
 
+def tie_rank(row: LogRow) -> int:
+    """Where a row goes among rows logged at the same instant (help desks often stamp to the second): the
+    ticket's creation, then a customer's public comment, then updates, then agents' comments and notes. A
+    canonical order, so the clocks do not depend on which of the rows arrived first: a customer's message and
+    the agent's answer stamped alike count as asked, then answered. Two updates of one instant keep their order
+    (by id): they contradict each other, and the ticket's own fields take the one delivered last too."""
+    if row.kind == "created":
+        return 0
+    if row.kind == "comment":
+        return 1 if row.author_role == "customer" and row.public else 3
+    return 2
+
+
+def replay_key(row: LogRow) -> tuple[datetime, int]:
+    """The order a log is replayed in (rows equal under it keep their order: by id)."""
+    return row.at, tie_rank(row)
+
+
 class Clock(NamedTuple):
     """One computed clock (a tuple: cheap to build for every clock on every event)."""
 

@@ -27,7 +27,7 @@ from .checkpoint import Checkpoint, dump, inputs_key, load_checkpoint, restore, 
 from .clocks import Clock, base_facts
 from .logrows import LogEntry, full_log, rows_after
 from .policies import Facts, PolicySet, policy_set
-from .replay import Replay
+from .replay import Replay, replay_key, tie_rank
 
 if TYPE_CHECKING:
     from ..events import TicketEvent
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 COMPUTED = ("policy", "target_minutes", "started_at", "due_at", "warn_at", "state", "stopped_at", "breached_at")
 #: a change in these re-arms the sweep (``sweep_at``); other changes keep its bookmark
 TIMING = ("due_at", "warn_at", "state", "breached_at")
+#: checkpoint state key: ``tie_rank`` of the last replayed row; ``NO_RANK`` sorts after every rank
+LAST_RANK, NO_RANK = "last_rank", 9
 FINGERPRINTS = text(
     "SELECT metric, seq, fingerprint FROM tat_clocks"
     " WHERE ticket_id = :ticket AND (metric <> 'next_response' OR seq >= :from_seq)"
@@ -67,7 +69,11 @@ def recompute(session: Session, ticket: Ticket, policies: PolicySet, now: dateti
     save_clocks(session, ticket_id, clocks, from_seq=run.first_replayed_exchange())
     if rows or saved is None:
         last_id = max([r.id for r in rows] + ([saved.last_id] if saved else [0]))
-        save_checkpoint(session, ticket_id, Checkpoint(key, last_id, last_at, dump(run)))
+        state = dump(run)
+        # the last replayed row's rank among rows of its instant: a later row of that instant that ranks before
+        # it must be replayed in its place (see ``_resume``)
+        state[LAST_RANK] = tie_rank(rows[-1]) if rows else None
+        save_checkpoint(session, ticket_id, Checkpoint(key, last_id, last_at, state))
     return clocks
 
 
@@ -79,7 +85,10 @@ def _resume(
     if saved is None or saved.key != key:
         return None, [], None
     rows = rows_after(session, ticket_id, saved.last_id)
-    if rows and rows[0].at < saved.last_at:  # a late row sorts among the replayed ones
+    # a late row sorts among the replayed ones: before the last of them in replay order (a checkpoint written
+    # before ranks were kept counts every row of its last instant as after it)
+    last_rank = saved.state.get(LAST_RANK)
+    if rows and replay_key(rows[0]) < (saved.last_at, NO_RANK if last_rank is None else last_rank):
         return None, [], None
     return restore(policies, base, saved.state), rows, saved
 
