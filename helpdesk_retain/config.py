@@ -171,12 +171,11 @@ class CalendarSettings(Section):
     @field_validator("country_holidays")
     @classmethod
     def _country(cls, value: str | None) -> str | None:
-        import holidays
+        from .tat.calendar import country_code
 
         if value is not None:
-            country, _, subdivision = value.upper().partition("-")
             try:
-                holidays.country_holidays(country, subdiv=subdivision or None, years=[])
+                country_code(value)
             except NotImplementedError as exc:
                 raise ValueError(f"{value!r} is not known to the holidays package: {exc}") from None
         return value

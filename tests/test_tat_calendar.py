@@ -233,6 +233,16 @@ def test_country_holidays_close_german_christmas_and_a_subdivision_adds_its_own(
     assert not BusinessCalendar("Europe/Berlin", WORKWEEK, country="DE-BY").is_open(epiphany)
 
 
+def test_a_subdivision_is_taken_as_the_holidays_package_spells_it_codes_in_any_case_names_as_written():
+    peace_festival = datetime(2026, 8, 8, 10, tzinfo=BERLIN)  # a Saturday: open all week to see the holiday
+    every_day = {day: [("09:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    assert not BusinessCalendar("Europe/Berlin", every_day, country="DE-Augsburg").is_open(peace_festival)
+    assert BusinessCalendar("Europe/Berlin", every_day, country="de-by").is_open(peace_festival)
+    assert not BusinessCalendar("Europe/Berlin", WORKWEEK, country="de-by").is_open(
+        datetime(2026, 1, 6, 10, tzinfo=BERLIN)
+    )
+
+
 def test_a_year_of_german_working_days_is_counted_and_added_exactly():
     cal = BusinessCalendar("Europe/Berlin", WORKWEEK, country="DE")
     year = (datetime(2026, 1, 1, tzinfo=BERLIN), datetime(2027, 1, 1, tzinfo=BERLIN))

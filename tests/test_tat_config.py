@@ -68,3 +68,8 @@ def test_a_match_condition_may_be_one_value_or_a_list_and_defaults_apply():
     assert loaded.match.priority == ["urgent"] and loaded.match.tags_any == ["vip", "gold"]
     assert loaded.warn_at == 0.8 and loaded.pause_on == ["pending", "on_hold"]
     assert settings.calendars["support"].hours["fri"] == [("09:00", "17:00")]
+
+
+def test_a_subdivision_known_by_its_name_is_accepted():
+    data = {"calendars": {"support": {"timezone": "Europe/Berlin", "country_holidays": "DE-Augsburg"}}}
+    assert settings_from_dict(data, environ={}).calendars["support"].country_holidays == "DE-Augsburg"

@@ -310,12 +310,29 @@ def _parse_country(code: str | None) -> tuple[str, str | None] | None:
         return None
     if not isinstance(code, str) or not code:
         raise ValueError(f"country_holidays: expected a code such as 'DE' or 'DE-BY', got {code!r}")
-    country, _, subdivision = code.upper().partition("-")
     try:
-        _country_days(country, subdivision or None, None)
+        return country_code(code)
     except NotImplementedError as exc:
         raise ValueError(f"country_holidays: {code!r} is not known to the holidays package ({exc})") from None
-    return country, subdivision or None
+
+
+def country_code(code: str) -> tuple[str, str | None]:
+    """``"DE-BY"`` -> ``("DE", "BY")`` as the holidays package knows them: the country in capitals, the
+    subdivision as written or in capitals (codes are capitals, "de-by"; some are names, "DE-Augsburg").
+    NotImplementedError when the package knows neither."""
+    country, _, subdivision = code.strip().partition("-")
+    country = country.upper()
+    if not subdivision:
+        _country_days(country, None, None)
+        return country, None
+    for candidate in dict.fromkeys((subdivision, subdivision.upper())):
+        try:
+            _country_days(country, candidate, None)
+        except NotImplementedError as exc:
+            failure = exc
+            continue
+        return country, candidate
+    raise failure
 
 
 @lru_cache(maxsize=1024)
