@@ -244,3 +244,18 @@ def test_a_customer_message_and_an_answer_stamped_alike_count_as_asked_then_answ
     for log in ([created(), reply(5), asked, answered], [created(), reply(5), answered, asked]):
         found = clocks(log, now=at(600))
         assert found["next_response", 1].state == "met" and found["next_response", 1].stopped_at == at(10)
+
+
+@pytest.mark.parametrize(
+    ("log", "due"),
+    [
+        # solved while running, reopened into pending, solved again while paused: the due time of its last run
+        ([created(), update(10, status="solved"), update(20, status="pending"), update(30, status="solved")], 240),
+        # the second run started at 20 with 10 minutes used: due at 20 + 230
+        ([created(), update(10, status="pending"), update(20, status="open"), update(30, status="solved"),
+          update(40, status="pending"), update(50, status="solved")], 250),
+    ],
+)  # fmt: skip
+def test_a_resolution_met_while_paused_shows_the_due_time_of_its_last_run(log, due):
+    clock = clocks(log, now=at(600))["resolution", 1]
+    assert clock.state == "met" and clock.due_at == at(due)

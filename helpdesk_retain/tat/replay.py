@@ -199,6 +199,8 @@ class Replay:
                 clock.breach = (policy, due)
             clock.stop_due = due
             if clock.metric == "resolution" and clock.breach is None:  # the only clock a reopen resumes
+                # this run is the last one now: a later stop while paused shows its due time
+                clock.last_run = (policy, since, clock.consumed)
                 clock.consumed += elapsed_between(policy.calendar, since, t)
         clock.since = None
         clock.stopped_at, clock.stop_policy = t, policy
