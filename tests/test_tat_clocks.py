@@ -259,3 +259,15 @@ def test_a_customer_message_and_an_answer_stamped_alike_count_as_asked_then_answ
 def test_a_resolution_met_while_paused_shows_the_due_time_of_its_last_run(log, due):
     clock = clocks(log, now=at(600))["resolution", 1]
     assert clock.state == "met" and clock.due_at == at(due)
+
+
+def test_without_its_creation_row_the_first_known_fields_pick_the_policy_from_creation():
+    by_priority = (
+        {"name": "urgent", "match": {"priority": "urgent"}, "targets": {"first_response": 60}},
+        {"name": "normal", "match": {"priority": ["low", "normal", "high"]}, "targets": {"first_response": 240}},
+    )
+    found = clocks([update(180, priority="normal")], *by_priority, now=at(600))["first_response", 1]
+    assert (found.policy, found.started_at, found.due_at) == ("normal", T0, at(240))
+    # with its creation row, that row says what the ticket was at creation, and a later change applies from then
+    later = clocks([created(), update(180, priority="normal")], *by_priority, now=at(600))["first_response", 1]
+    assert (later.policy, later.due_at) == ("normal", at(180 + 240))

@@ -52,7 +52,7 @@ def compute_clocks(
     """
     rows = sorted(log, key=replay_key)
     base = base_facts(category, plan)
-    run = Replay(policies, base, created_at)
+    run = Replay(policies, base, created_at, rows)
     for row in rows:
         run.apply(row, max(row.at, created_at))
     last = max(rows[-1].at, now) if rows else now

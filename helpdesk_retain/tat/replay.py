@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
@@ -86,10 +86,17 @@ class Replay:
     """Replays one ticket's log. Its attributes are its whole state (``checkpoint`` saves and restores
     them): the fields policies match on, the policy in force, the status, and the clocks."""
 
-    def __init__(self, policies: PolicySet, base: Facts, created_at: datetime) -> None:
+    def __init__(self, policies: PolicySet, base: Facts, created_at: datetime, rows: Iterable[LogRow] = ()) -> None:
+        """``rows``: the log about to be replayed, in replay order. Without its creation row (the creation event
+        did not arrive: an import of later events, a lost delivery), the first row that carries the fields
+        policies match on says what the ticket was like at creation; else no policy might match until then."""
         self.policies, self.base = policies, base
-        self.fields: dict[str, Any] = {}
-        self.policy = policies.select(base)
+        rows = list(rows)
+        first = None
+        if not any(r.kind == "created" for r in rows):
+            first = next((r.snapshot for r in rows if r.snapshot and not SNAPSHOT_KEYS.isdisjoint(r.snapshot)), None)
+        self.fields: dict[str, Any] = {k: first[k] for k in SNAPSHOT_KEYS.intersection(first)} if first else {}
+        self.policy = policies.select(base.with_snapshot(self.fields) if self.fields else base)
         self.status, self.solved, self.exchanges = "new", False, 0
         self.first = ClockState("first_response", 1, created_at)
         self.resolution = ClockState("resolution", 1, created_at)

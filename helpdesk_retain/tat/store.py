@@ -61,7 +61,7 @@ def recompute(session: Session, ticket: Ticket, policies: PolicySet, now: dateti
     run, rows, saved = _resume(session, ticket_id, key, policies, base_facts(category, plan))
     if run is None:
         rows = full_log(session, ticket_id)
-        run = Replay(policies, base_facts(category, plan), ticket.created_at)
+        run = Replay(policies, base_facts(category, plan), ticket.created_at, rows)
     for row in rows:
         run.apply(row, max(row.at, ticket.created_at))
     last_at = max([r.at for r in rows[-1:]] + ([saved.last_at] if saved else []), default=ticket.created_at)
