@@ -257,6 +257,9 @@ def test_the_quoted_thread_under_a_reply_is_not_the_customers_words(tagger):
         ("I want to cancel my subscription if i can't get the export working today", None, {"cancel_intent"}),
         ("要是再这样我们就不续费了", None, {"cancel_intent"}),
         ("If we ever need to cancel, how does it work?", False, set()),
+        # a repeat-contact pair sits in one clause: a count and a word of contact across a comma are no repeat
+        ("扣了我两次钱，客服说会处理", True, set()),
+        ("我已经联系了三次客服，还是没人处理", True, {"repeat_contact"}),
     ],
 )
 def test_phrasing_families_a_held_out_probe_found(tagger, text, complaint, signals):

@@ -52,6 +52,7 @@ class CompiledRule:
     negation_window: int
     window: int
     any_order: bool
+    same_clause: bool
     has_unless: bool
     unless_window: int | None
     name_after: bool
@@ -142,6 +143,7 @@ class Compiler:
                 negation_window=pack.negation_window,
                 window=rule.window,
                 any_order=rule.any_order,
+                same_clause=rule.same_clause,
                 has_unless=bool(rule.unless or extra_unless),
                 unless_window=rule.unless_window if rule.unless else (2 if extra_unless else None),
                 name_after=isinstance(rule, SignalRule) and rule.name_after,

@@ -296,16 +296,20 @@ class Scan:
 
     def pair(self, rule: CompiledRule, start: int, end: int, seconds: list[Span]) -> Span | None:
         i = bisect_left(seconds, (end, -1))
-        if i < len(seconds) and self._near(end, seconds[i][0], rule.window):
+        if i < len(seconds) and self._near(end, seconds[i][0], rule):
             return start, seconds[i][1]
         if rule.any_order:
             before = next((h for h in reversed(seconds[:i]) if h[1] <= start), None)
-            if before is not None and self._near(before[1], start, rule.window):
+            if before is not None and self._near(before[1], start, rule):
                 return before[0], end
         return None
 
-    def _near(self, lo: int, hi: int, window: int) -> bool:
-        return near_enough(self.text, lo, hi, window) and TERMINATOR.search(self.view, lo, hi) is None
+    def _near(self, lo: int, hi: int, rule: CompiledRule) -> bool:
+        return (
+            near_enough(self.text, lo, hi, rule.window)
+            and TERMINATOR.search(self.view, lo, hi) is None
+            and not (rule.same_clause and _breaks_clause(self.view, lo, hi))
+        )
 
     def candidates(self) -> list[tuple[int, int, int]]:
         """Terms and near pairs by start, longest first (terms already come in that order)."""

@@ -75,6 +75,8 @@ class Rule(Strict):
     near: tuple[list[Term], list[Term]] | None = None
     window: int = Field(3, ge=0, le=30)
     any_order: bool = False
+    #: a near pair must sit in one clause (no "," ";" ":" "、" between): "扣了我两次钱，客服说会退" pairs nothing
+    same_clause: bool = False
     #: any of these in the same sentence (or within ``unless_window`` tokens) vetoes the match
     unless: list[Term] = []
     unless_window: int | None = Field(None, ge=0, le=30)
