@@ -10,7 +10,8 @@ each, a complaint with a risk signal on every tenth), then measures, each in a p
 
 - **baseline**: a Python process that imports Flask, SQLAlchemy and the project and builds the app (the floor
   every process starts from);
-- **web**: ``helpdesk-retain web`` (waitress) after paging through ``/api/tickets`` (200 pages), reading tickets
+- **web**: ``helpdesk-retain web`` (waitress) after 5,000 signed webhooks of ~2 KB (each text tagged), paging
+  through ``/api/tickets`` (200 pages), reading tickets
   one by one, ``/metrics``, this week's and last week's ``/api/digest``, and the dashboard pages a lead opens
   (overview, tickets, a search, at risk) logged in; its peak RSS (``VmHWM``);
 - **scheduler**: ``helpdesk-retain run-due`` (every job once: the TAT sweep, reminders, save verification and the
@@ -238,8 +239,29 @@ class Web:
         self.proc.wait(timeout=30)
 
 
+def post_webhooks(web: Web, count: int) -> None:
+    """``count`` signed generic comments of ~2 KB, each text different: the tagger tags every one (its cache of
+    recent texts fills as on a busy help desk)."""
+    sys.path.insert(0, str(ROOT))
+    from helpdesk_retain.integrations import IntegrationConfig
+    from helpdesk_retain.plugins.generic.integration import GenericIntegration
+    from helpdesk_retain.testing import GENERIC_TEST_SECRET
+
+    integ = GenericIntegration(IntegrationConfig(plugin="generic", secret=GENERIC_TEST_SECRET))
+    filler = "Hello team, the export keeps failing since the update and I was charged twice this month. "
+    for n in range(count):
+        body = json.dumps({
+            "event": "comment.created", "occurred_at": "2026-11-25T10:00:00Z",
+            "ticket": {"id": f"T-{n % 5000 + 1}", "requester": {"email": f"c{n % CUSTOMERS}@example.com"}},
+            "comment": {"id": f"W-{n}", "body": f"{n} " + filler * 22, "public": True, "author_role": "customer"},
+        }).encode()  # fmt: skip
+        status, data = web.request("POST", "/webhooks/generic", body, integ.sign(body, delivery_id=f"msg_w{n}"))
+        assert status == 202, data[:200]
+
+
 def exercise_web(web: Web, token: str, tickets: int) -> list[str]:
-    notes = []
+    post_webhooks(web, 5000)
+    notes = ["5,000 webhooks"]
     cursor, pages = None, 0
     while pages < 200:
         query = "?limit=100" + (f"&cursor={cursor}" if cursor else "")

@@ -36,7 +36,7 @@ MATTER_SIGNALS = frozenset(
 #: per tagger, matters by a digest of (subject, description): a customer's earlier tickets are re-read whenever
 #: a new one arrives, and tagging them again would cost more than everything else the import does per event
 _MATTERS: WeakKeyDictionary[Tagger, dict[bytes, frozenset[str]]] = WeakKeyDictionary()
-MATTER_CACHE_SIZE = 50_000  # entries of ~200 bytes; emptied when full
+MATTER_CACHE_SIZE = 20_000  # entries of ~200 bytes (~4 MB); emptied when full
 
 
 def matter(tagger: Tagger, subject: str | None, description: str | None) -> frozenset[str]:

@@ -33,7 +33,8 @@ class Tagger:
         self._topics = ahocorasick_rs.AhoCorasick(
             self.compiled.topic_patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
         )
-        self._cached = lru_cache(maxsize=4096)(self._tag)
+        # recent texts: a help desk resends a ticket's texts with each update; ~1,000 of ~2 KB stay a few MB
+        self._cached = lru_cache(maxsize=1024)(self._tag)
 
     def _tag(self, text: str) -> TextTags:
         return scan_text(self.compiled, self._automaton, self._topics, strip_quoted(text))
