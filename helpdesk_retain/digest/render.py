@@ -24,8 +24,6 @@ from . import charts
 from .i18n import Translator
 from .weeks import IsoWeek
 
-CHARTS = ("saves", "complaints", "tat")
-
 
 @dataclass(frozen=True)
 class Rendered:
@@ -92,12 +90,6 @@ def week_number(figures: dict[str, Any]) -> int:
     return IsoWeek.parse(figures["week"]).week
 
 
-def kept(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per currency: MRR and ARR kept (``save_totals``: each saved customer once, lost saves left out; the ARR
-    is the kept saves' own ARR, ``money.mrr_arr``)."""
-    return [dict(r) for r in figures["saves"]["by_currency"]]
-
-
 def subject_line(figures: dict[str, Any], tr: Translator) -> str:
     """The headline as a subject, in the digest's language: Week 47: 12 saves (USD 4,900 MRR), TAT 94%."""
     week, saves = week_number(figures), figures["saves"]["customers"]
@@ -113,7 +105,10 @@ def subject_line(figures: dict[str, Any], tr: Translator) -> str:
 
 def _amounts(figures: dict[str, Any], tr: Translator) -> str:
     """Saved MRR per currency, largest first; more than three currencies end in an ellipsis."""
-    rows = sorted((r for r in kept(figures) if r["kept_mrr_minor"]), key=lambda r: -r["kept_mrr_minor"])
+    # per currency, MRR kept (``save_totals``: each saved customer once, lost saves left out)
+    rows = sorted(
+        (r for r in figures["saves"]["by_currency"] if r["kept_mrr_minor"]), key=lambda r: -r["kept_mrr_minor"]
+    )
     text = " + ".join(tr.money(r["kept_mrr_minor"], r["currency"], whole=True) for r in rows[:3])
     return text + (" + …" if len(rows) > 3 else "")
 
@@ -125,7 +120,7 @@ def view(figures: dict[str, Any], tr: Translator) -> dict[str, Any]:
     return {
         "week": week.week,
         "range": tr.week_range(week.monday, week.monday + timedelta(days=6)),
-        "kept": sorted(kept(figures), key=lambda r: (-r["kept_mrr_minor"], r["currency"])),
+        "kept": sorted(figures["saves"]["by_currency"], key=lambda r: (-r["kept_mrr_minor"], r["currency"])),
         "complaint_change": _change(complaints["change_percent"], complaints["previous_average"], tr),
         "categories": [
             {
