@@ -346,3 +346,56 @@ def test_phrasing_families_of_the_second_probe(tagger, text, complaint, signals)
 def test_forwarded_mail_is_not_the_customers_words(tagger, text):
     tags = tagger.tag(text)
     assert not tags.complaint and not tags.signals, (tags.evidence, dict(tags.signals))
+
+
+@pytest.mark.parametrize(
+    "text, signals",
+    [
+        # " let me down" (a complaint) ends inside "download" and used to hide " download all"
+        ("Please let me download all our data, we are leaving next month.", {"data_export", "cancel_intent"}),
+        ("Can you let me download all of our tickets as CSV?", {"data_export"}),
+        ("請讓我下載所有資料", {"data_export"}),
+    ],
+)
+def test_a_key_ending_inside_a_word_hides_no_key_that_starts_within_it(tagger, text, signals):
+    tags = tagger.tag(text)
+    assert set(tags.signals) == signals, dict(tags.signals)
+    assert not tags.complaint, tags.evidence
+
+
+def test_every_key_that_starts_inside_a_longer_key_ending_mid_word_is_found(tagger):
+    # every pair of the shipped rules: text = the longer key's first words + a key starting at one of its next words
+    # and running on past its end ("let me" + "download all"); that key must be matched, or one starting earlier
+    # that ends on a word's end and covers its first word (leftmost-longest among keys that fit the words)
+    from helpdesk_retain.tagging.matcher import Scan, unhidden
+
+    patterns, words = tagger.compiled.patterns, tagger.compiled.word_chars
+    by_word: dict[str, list[str]] = {}
+    for key in patterns:
+        if key.startswith(" "):
+            by_word.setdefault(key.split(" ")[1], []).append(key)
+    checked = 0
+    for hider in patterns:
+        if not hider.startswith(" ") or " " not in hider[1:] or hider[-1] not in words:
+            continue
+        for i in (i for i, ch in enumerate(hider) if ch == " " and i > 0):
+            rest = hider[i:]
+            first_word = rest.split(" ")[1]
+            for key in (k for w, ks in by_word.items() if w.startswith(first_word) for k in ks):
+                if not (key.startswith(rest) and len(key) > len(rest) and key[len(rest)] in words):
+                    continue
+                text = hider[:i] + key + " "
+                found = tagger._automaton.find_matches_as_indexes(text)
+                if found and found[0][1] == 0 and text[found[0][2]] not in words:
+                    continue  # a key of its own covers the text up to a word's end ("no problems"): nothing hidden
+                scan = Scan(tagger.compiled, text, text, (), found)
+                scan.collect()  # (as ``scan_text`` does: the search again only when this flags a hiding key)
+                assert scan.hiding, (hider, key)
+                found = unhidden(tagger._automaton, text, found, tagger.compiled) or found
+                # the key, or a key of whole words that starts earlier and covers its first word, is matched
+                first_end = i + 1 + len(key.split(" ")[1])
+                assert any(
+                    0 < start <= i and end >= first_end and text[end] not in words for _k, start, end in found
+                ), (hider, key)
+                checked += 1
+    assert checked > 1000  # (the shipped rules hold a few thousand such pairs)

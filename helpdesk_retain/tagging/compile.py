@@ -71,6 +71,8 @@ class Compiled:
     #: the characters a word boundary is about (see ``is_word_char``), as a set for fast lookups
     word_chars: frozenset[str]
     plans: Plans
+    #: keys that can hide others (``matcher.unhidden``): more than one word, ending in a word character
+    hiders: frozenset[int] = frozenset()
 
 
 def is_word_char(ch: str) -> bool:
@@ -164,6 +166,7 @@ class Compiler:
         meanings = inherit_meanings(patterns, [self.keys[p] for p in patterns])
         topics = list(self.topic_keys)
         topic_meanings = [tuple((*m, _pad(t), len(t)) for m in self.topic_keys[t]) for t in topics]
+        hiders = frozenset(i for i, p in enumerate(patterns) if " " in p[1:] and is_word_char(p[-1]))
         return Compiled(
             patterns,
             meanings,
@@ -173,7 +176,8 @@ class Compiler:
             topics,
             topic_meanings,
             frozenset(ch for ch in map(chr, range(0x2E80)) if is_word_char(ch)),
-            plans(meanings),
+            plans(meanings, {i: len(patterns[i]) for i in hiders}),
+            hiders,
         )
 
 
@@ -226,7 +230,11 @@ class Plans:
     veto_keys: dict[int, frozenset[int]]
 
 
-def plans(meanings: list[tuple[Placed, ...]]) -> Plans:
+def plans(meanings: list[tuple[Placed, ...]], hider_ends: dict[int, int]) -> Plans:
+    """``hider_ends``: the length of each key that can hide others (``Compiled.hiders``). Each gets an eager entry
+    ending where it ends and needing the word to end there (a neutral one if it has none), so that the matcher,
+    which checks eager entries only, sees every such key that ends inside a word."""
+
     def entries(placed: list[Placed]) -> tuple[Entry, ...]:
         return tuple((slot(k, ref), right, offset, stop) for k, ref, right, offset, stop in placed)
 
@@ -234,7 +242,11 @@ def plans(meanings: list[tuple[Placed, ...]]) -> Plans:
     veto_keys: dict[int, set[int]] = defaultdict(set)
     for index, placed in enumerate(meanings):
         terms = sorted((m for m in placed if m[0] == TERM), key=lambda m: (m[3], -m[4]))
-        eager.append(entries([*terms, *(m for m in placed if m[0] in LEXICON or m[0] == NEAR_A)]))
+        read = entries([*terms, *(m for m in placed if m[0] in LEXICON or m[0] == NEAR_A)])
+        end = hider_ends.get(index)
+        if end is not None and not any(right and stop == end for _slot, right, _offset, stop in read):
+            read += ((slot(NEUTRAL, 0), True, 0, end),)  # bucketed under NEUTRAL, which nothing reads
+        eager.append(read)
         seconds.append(entries([m for m in placed if m[0] == NEAR_B]))
         second_rules.append(sum({1 << m[1] for m in placed if m[0] == NEAR_B}))
         vetoes.append(entries([m for m in placed if m[0] == UNLESS]))

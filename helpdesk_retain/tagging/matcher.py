@@ -99,6 +99,7 @@ class Scan:
     __slots__ = (
         "c", "view", "text", "n", "inserted", "found", "terms", "buckets",
         "negs", "breaks", "infos", "rhets", "resolveds", "_vetoes", "_reversed", "_sentences", "_questions",
+        "hiding",
     )  # fmt: skip
 
     def __init__(self, compiled: Compiled, view: str, text: str, inserted: tuple[int, ...], found: Found) -> None:
@@ -114,17 +115,21 @@ class Scan:
 
     def collect(self) -> None:
         """Bucket the eager meanings of every match (the hot loop: locals only, no calls)."""
-        plans, words, text, n = self.c.plans.eager, self.c.word_chars, self.text, self.n
+        plans, words, text, n, hiders = self.c.plans.eager, self.c.word_chars, self.text, self.n, self.c.hiders
         terms, buckets = self.terms, self.buckets
-        for index, at, _stop in self.found:
+        hiding = False
+        for index, at, key_end in self.found:
             for slot, right, offset, stop in plans[index]:
                 end = at + stop
                 if right and end < n and text[end] in words:
+                    # the whole key ends inside a word: it may hide a key that starts within it (``unhidden``)
+                    hiding = hiding or (end == key_end and index in hiders)
                     continue
                 if slot < 0:
                     terms.append((~slot, at + offset, end))
                 else:
                     buckets[slot].append((at + offset, end))
+        self.hiding = hiding
         get = buckets.get
         self.negs, self.breaks, self.infos = get(NEG, []), get(BREAK, []), get(INFO, [])
         self.rhets, self.resolveds = get(RHET, []), get(RESOLVED, [])
@@ -417,6 +422,44 @@ def scan_text(compiled: Compiled, automaton: Any, topics: Any, text: str) -> Tex
         return NOTHING
     scan = Scan(compiled, view, folded, inserted, found)
     scan.collect()
+    if scan.hiding and (more := unhidden(automaton, folded, found, compiled)):
+        scan = Scan(compiled, view, folded, inserted, more)
+        scan.collect()
+        # the matches overlap now: put each list back in the order the checks bisect on
+        scan.terms.sort(key=lambda t: (t[1], -t[2]))
+        for hits in scan.buckets.values():
+            hits.sort()
     if not (scan.terms or any(slot % KINDS == NEAR_A for slot in scan.buckets)):
         return NOTHING  # only modifiers (negators, question words ...) and no rule to modify
     return scan.evaluate(topics)
+
+
+def unhidden(automaton: Any, text: str, found: Found, compiled: Compiled) -> Found | None:  # noqa: ANN401
+    """``found`` with the matches that leftmost-longest matching hid behind a key ending inside a word, or None
+    when nothing was hidden.
+
+    The automaton takes the longest key at the leftmost position and resumes after it, so a key that ends inside
+    a word (" let me down" in "let me download all our data", whose meanings need the word to end there) hides
+    the keys starting within it (" download all"). Those start at one of its inner spaces (a key starting with a
+    letter starts with its boundary space), so the rest of the text is searched again from its first inner
+    space, and what is found there replaces the matches after it (overlapping it, which it keeps for the
+    meanings inside it). Only keys of several words can hide one (``Compiled.hiders``), and ``scan_text`` asks
+    only when ``Scan.collect`` saw one end inside a word (a few texts in a hundred)."""
+    words, n = compiled.word_chars, len(text)
+    present = compiled.hiders.intersection(map(itemgetter(0), found))
+    if not present:
+        return None
+    hiders = compiled.hiders
+    first = next((i for i, (k, _at, end) in enumerate(found) if k in present and end < n and text[end] in words), None)
+    if first is None:
+        return None
+    changed, i = False, first
+    while i < len(found):
+        index, at, end = found[i]
+        if index in hiders and end < n and text[end] in words:
+            space = text.find(" ", at + 1, end)  # (each search starts further on: this ends)
+            again = automaton.find_matches_as_indexes(text[space:])
+            found = found[: i + 1] + [(k, space + a, space + b) for k, a, b in again]
+            changed = True
+        i += 1
+    return found if changed else None
