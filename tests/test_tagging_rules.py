@@ -304,7 +304,8 @@ def test_a_customer_quoting_the_docs_keeps_their_words(tagger):
         ("點解取消咗之後仲照收錢？", True, set()),
         ("呢個月收多咗錢，唔該退錢", True, {"refund_request"}),
         ("我哋唔係想退款，只係想問下發票", False, set()),
-        ("我们下个季度换到企业微信", False, {"competitor_mention"}),
+        # a definite move to a named rival is leaving (the third probe; the default at-risk rule reads cancel signals)
+        ("我们下个季度换到企业微信", False, {"competitor_mention", "cancel_intent"}),
         ("再修不好就只能换供应商了", True, {"cancel_intent"}),
         # 3. hypotheticals and information questions
         ("If we ever decide to cancel, what happens to our data?", None, set()),
@@ -399,3 +400,85 @@ def test_every_key_that_starts_inside_a_longer_key_ending_mid_word_is_found(tagg
                 ), (hider, key)
                 checked += 1
     assert checked > 1000  # (the shipped rules hold a few thousand such pairs)
+
+
+@pytest.mark.parametrize(
+    "text, complaint, signals",
+    [
+        # moving to a named rival is leaving; weighing one, or an integration with it, is a mention only
+        ("We're moving to Zendesk when our contract ends.", None, {"competitor_mention", "cancel_intent"}),
+        (
+            "We switched to HubSpot last month, no further charges please.",
+            None,
+            {"competitor_mention", "cancel_intent"},
+        ),
+        ("再這樣一直出包，我們真的會換到 Zendesk。", True, {"competitor_mention", "cancel_intent"}),
+        ("说实话，你们再不解决这个报表bug，我们就换钉钉了。", None, {"competitor_mention", "cancel_intent"}),
+        ("We're considering switching to Zendesk, what discounts can you offer?", None, {"competitor_mention"}),
+        ("我们老板在考虑换成飞书，想先了解一下你们有没有优惠。", False, {"competitor_mention"}),
+        ("Could you tell me whether your platform integrates with Freshdesk?", False, set()),
+        # leaving without the word "cancel"
+        ("Please refund, we never intended to continue.", None, {"refund_request", "cancel_intent"}),
+        ("價格一下漲這麼多，真的很誇張，明年應該不會再續約了。", True, {"cancel_intent"}),
+        ("你哋個系統成日死機，客服又搵唔到人，約滿我哋一定唔續。", True, {"cancel_intent"}),
+        # refunds, downgrades, billing and exports in other words
+        ("I want every cent back by Monday.", None, {"refund_request"}),
+        ("扣了两次款！！！赶紧给我退一笔回来。", True, {"refund_request"}),
+        ("Can you move us to the smaller bundle?", False, {"downgrade"}),
+        ("Can we go down to the basic plan?", False, {"downgrade"}),
+        ("想把座位數從15個減到8個，下一期開始就好。", False, {"downgrade"}),
+        ("Hi, we need to update the VAT number on our account.", False, {"billing_change"}),
+        ("請問要怎麼把客戶名單匯出成 Excel？", False, {"data_export"}),
+        ("又一次跟你們反映：自動指派規則還是沒作用。", True, {"repeat_contact"}),
+        # complaints in other words
+        ("Your price for SMS credits is way higher than anyone else's.", True, set()),
+        ("Packages keep arriving a week late and our customers blame us.", True, set()),
+        ("这个报价比我们之前用的贵了一倍，功能却差不多，性价比太低了。", True, set()),
+        ("升级维护也不提前通知一声，客户全在骂，你们的服务意识呢？", True, set()),
+        ("這個月帳單怎麼多了一筆看不懂的費用？", True, set()),
+        # not complaints, not signals
+        ("The automation rules don't fire when a ticket is reopened, is this expected?", None, set()),
+        ("请问如何取消单个订单？客户下错单了。", False, set()),
+        ("完全没有问题，用得很顺手，已经推荐给好几个朋友的公司了。", False, set()),
+        ("Hi Tom, I've issued a refund for the duplicate charge. Best, Alicia", None, set()),
+        # the fourth probe (shop owners and marketers)
+        ("I have called 5 times. Each time someone promises a callback that never comes.", True, {"repeat_contact"}),
+        ("Deliverability has tanked since you moved us to the shared IP pool.", True, set()),
+        ("That's extortionate for a one-person shop. Move me down to Basic.", True, {"downgrade"}),
+        ("We'd like to go from 10 seats down to 4 starting next month.", False, {"downgrade"}),
+        ("The shop is closed over winter, can you move us to the Starter plan from Nov 1?", False, {"downgrade"}),
+        ("Please add our VAT ID DE812345678 to all past and future invoices.", False, {"billing_change"}),
+        ("Not complaining at all. Quick question: can I export my subscriber list as a CSV?", False, {"data_export"}),
+        ("Your support is useless. I've opened 4 tickets about this and nobody answered.", True, {"repeat_contact"}),
+        ("If the platform goes down again we will be pursuing damages.", None, {"legal_threat"}),
+        ("I'm a lawyer and this is a clear breach of your own terms.", None, {"legal_threat"}),
+        ("Lawyer here - I run the online store for a small legal practice. How do I add a footer?", False, set()),
+        ("The checkout isn't broken after all, false alarm - the client had an ad blocker on.", False, set()),
+        (
+            "my buyer wants a refund for a chipped mug, how do i issue a partial refund from the orders page?",
+            False,
+            set(),
+        ),
+        ("买家要求退款，我在后台哪里操作部分退款？", False, set()),
+        ("請問年繳方案的退費規定是什麼？", False, set()),
+        ("上次多扣的钱已经退回来了，谢谢处理～", False, set()),
+        ("不修我就换平台", None, {"cancel_intent"}),
+        ("我們下個月要遷移到別的平台了。", None, {"cancel_intent", "competitor_mention"}),
+        ("我哋諗緊轉去用HubSpot，不過未決定。", None, {"competitor_mention"}),
+        ("能不能换一张信用卡扣费？旧卡过期了", False, {"billing_change"}),
+        ("發票寄送地址要更新，公司搬到新北市板橋區。", False, {"billing_change"}),
+        ("請問可以開立統一編號的發票嗎？", False, set()),
+        ("這已經是第四次寫信來反應了，金流串接一直失敗。", True, {"repeat_contact"}),
+        ("你們這個月重複刷了我兩次卡！", True, set()),
+        ("客服模組的工單常常重複建立。", True, set()),
+        ("活動被系統自動取消了？週年慶就這樣沒了，誰要負責？", True, set()),
+        ("啲價錢加到離晒譜，細舖點頂得順呀？", True, set()),
+        ("請問要怎麼取消已排程的電子報？我不小心排錯日期了。", False, set()),
+        ("再不把钱退回来我就去消协投诉！", True, {"refund_request", "legal_threat"}),
+    ],
+)
+def test_phrasing_families_of_the_third_and_fourth_probes(tagger, text, complaint, signals):
+    tags = tagger.tag(text)
+    assert set(tags.signals) == signals, (text, dict(tags.signals))
+    if complaint is not None:
+        assert tags.complaint is complaint, (text, tags.evidence)

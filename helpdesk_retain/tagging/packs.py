@@ -149,4 +149,31 @@ def team_pack(complaint_terms: dict[str, list[str]], risk_terms: dict[str, list[
     }
     if competitors:
         data["signal"].append({"signal": "competitor_mention", "terms": competitors})
+        # moving to a rival is leaving, besides naming one ("we're switching to Acme when our contract ends")
+        data["signal"].append(
+            {
+                "signal": "cancel_intent",
+                "near": [LEAVING_FOR, competitors],
+                "window": 2,
+                "unless": NOT_LEAVING,
+                "unless_window": 3,
+            }
+        )
     return parse_pack(data, "[tagging]")
+
+
+#: moving to another vendor, in English and Chinese (the team pack has no language of its own)
+LEAVING_FOR = [
+    "switching to", "switch to", "switched to", "moving to", "move to", "moved to", "migrating to", "migrate to",
+    "migrated to", "going with", "go with", "went with", "replace you with", "replacing you with",
+    "replaced you with", "leaving for", "leave you for", "changing to", "change to", "moving over to",
+    "switching over to", "换成", "换到", "换", "改用", "转用", "迁移到", "迁到", "转到", "搬到", "转去", "换去",
+]  # fmt: skip
+#: an integration with the rival, a hypothetical, or weighing the rival (a mention, not yet leaving) is no leaving
+NOT_LEAVING = [
+    "integration", "integrations", "integrate", "integrates", "connector", "plugin", "plug-in", "add-on", "app",
+    "sync", "api", "webhook", "widget", "集成", "对接", "串接", "插件", "接口", "同步", "if we ever", "if i ever",
+    "what if we", "what happens if", "in the future", "如果以后", "以后如果", "假如", "万一", "将来", "considering",
+    "consider", "thinking about", "thinking of", "evaluating", "looking at", "comparing", "考虑", "在看", "看看",
+    "评估", "比较", "对比", "试用", "谂紧", "諗緊", "未决定", "还没决定", "not decided", "haven't decided",
+]  # fmt: skip
