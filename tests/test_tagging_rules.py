@@ -482,3 +482,25 @@ def test_phrasing_families_of_the_third_and_fourth_probes(tagger, text, complain
     assert set(tags.signals) == signals, (text, dict(tags.signals))
     if complaint is not None:
         assert tags.complaint is complaint, (text, tags.evidence)
+
+
+@pytest.mark.parametrize(
+    "text, complaint, signals",
+    [
+        # a negator that ends a near-list word ("isn't" of "isn't ... working") cancels a complaint cue after it
+        ("The checkout isn't broken after all.", False, set()),
+        ("The app didn't crash this time.", False, set()),
+        ("It wasn't broken, my mistake.", False, set()),
+        # but not a request: asking is asking
+        ("I can't get a refund", False, {"refund_request"}),
+        # and the word itself still starts its own near pair
+        ("I can't log in and it keeps crashing", True, set()),
+        # a negation that means "as bad as it gets"
+        ("This couldn't be worse.", True, set()),
+        ("I could not be more frustrated with your support", True, set()),
+    ],
+)
+def test_a_negator_ending_a_near_word_cancels_complaints_not_requests(tagger, text, complaint, signals):
+    tags = tagger.tag(text)
+    assert set(tags.signals) == signals, dict(tags.signals)
+    assert tags.complaint is complaint, tags.evidence

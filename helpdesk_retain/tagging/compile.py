@@ -19,17 +19,17 @@ from .packs import Pack, Rule, SignalRule
 from .variants import to_simplified, variants
 
 # meaning kinds
-NEG, BREAK, INFO, RHET, RESOLVED, NEUTRAL, TERM, NEAR_A, NEAR_B, UNLESS = range(10)
+NEG, BREAK, INFO, RHET, RESOLVED, NEUTRAL, TERM, NEAR_A, NEAR_B, UNLESS, SOFT_NEG = range(11)
 COMPLAINT = "complaint"
 WEIGHTS = {"strong": 1.0, "medium": 1.0, "weak": 0.5}
 
 Meaning = tuple[int, int, bool]  # kind, ref (rule index / category index), right word boundary needed
 Placed = tuple[int, int, bool, int, int]  # a meaning at (start, end) offsets inside the matched key
 INHERITED = frozenset({TERM, NEAR_A, NEAR_B, UNLESS})
-LEXICON = frozenset({NEG, BREAK, INFO, RHET, RESOLVED})
+LEXICON = frozenset({NEG, BREAK, INFO, RHET, RESOLVED, SOFT_NEG})
 #: a meaning as the matcher buckets it: (slot, right word boundary needed, start offset, end offset in the key)
 Entry = tuple[int, bool, int, int]
-KINDS = UNLESS + 1  # a slot is kind + KINDS * ref, so each rule has one per kind
+KINDS = SOFT_NEG + 1  # a slot is kind + KINDS * ref, so each rule has one per kind
 
 
 def slot(kind: int, ref: int) -> int:
@@ -195,8 +195,9 @@ def inherit_meanings(patterns: list[str], own: list[list[Meaning]]) -> list[tupl
     near-rule. Inheriting lets both count, while neutral keys ("refund policy") still swallow what they hold
     and modifiers inside a cue ("not" in "not working", "resolved" in "not resolved") stay inert. A key that
     is only part of near-rules ("don't need" of "don't need ... subscription") is no cue of its own: a negator
-    inside it, before its last word, still negates what follows ("we don't need a refund"; a lone "can't" stays
-    inert, as "I can't get a refund" is a refund request).
+    inside it, before its last word, still negates what follows ("we don't need a refund"); one that is its last
+    word negates complaint cues only (``SOFT_NEG``: "it isn't broken", while "I can't get a refund" is a refund
+    request).
     """
     finder = ahocorasick_rs.AhoCorasick(patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
     placed: list[tuple[Placed, ...]] = []
@@ -210,6 +211,8 @@ def inherit_meanings(patterns: list[str], own: list[list[Meaning]]) -> list[tupl
                 pad = _pad(patterns[inner])
                 kinds = INHERITED | {NEG} if only_near and end < len(key) else INHERITED
                 mine += [(*m, start + pad, end) for m in own[inner] if m[0] in kinds]
+                if only_near and end == len(key):
+                    mine += [(SOFT_NEG, ref, right, start + pad, end) for kind, ref, right in own[inner] if kind == NEG]
         placed.append(tuple(dict.fromkeys(mine)))
     return placed
 

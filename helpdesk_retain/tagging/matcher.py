@@ -30,6 +30,7 @@ from .compile import (
     NEG,
     RESOLVED,
     RHET,
+    SOFT_NEG,
     UNLESS,
     Compiled,
     CompiledRule,
@@ -99,7 +100,7 @@ class Scan:
     __slots__ = (
         "c", "view", "text", "n", "inserted", "found", "terms", "buckets",
         "negs", "breaks", "infos", "rhets", "resolveds", "_vetoes", "_reversed", "_sentences", "_questions",
-        "hiding",
+        "hiding", "soft_negs", "_complaint_negs",
     )  # fmt: skip
 
     def __init__(self, compiled: Compiled, view: str, text: str, inserted: tuple[int, ...], found: Found) -> None:
@@ -132,6 +133,7 @@ class Scan:
         self.hiding = hiding
         get = buckets.get
         self.negs, self.breaks, self.infos = get(NEG, []), get(BREAK, []), get(INFO, [])
+        self.soft_negs, self._complaint_negs = get(SOFT_NEG, []), None
         self.rhets, self.resolveds = get(RHET, []), get(RESOLVED, [])
 
     def vetoes(self, ref: int) -> list[Span]:
@@ -220,8 +222,16 @@ class Scan:
 
     # --- reading one candidate -------------------------------------------------------------------
 
-    def negated(self, pos: int, window: int) -> bool:
-        negs = self.negs
+    def negators(self, rule: CompiledRule) -> list[Span]:
+        """The negators that can cancel a candidate of ``rule``: a negator ending a near-list word ("isn't") cancels
+        complaint cues only ("it isn't broken"; "I can't get a refund" stays a request)."""
+        if rule.kind != COMPLAINT or not self.soft_negs:
+            return self.negs
+        if self._complaint_negs is None:
+            self._complaint_negs = sorted(self.negs + self.soft_negs)
+        return self._complaint_negs
+
+    def negated(self, pos: int, window: int, negs: list[Span]) -> bool:
         i = bisect_right(negs, (pos, -1)) - 1
         if i < 0:
             return False
@@ -274,7 +284,7 @@ class Scan:
         return not (
             (rule.name_after and self.name_end(end) is None)
             or (rule.has_unless and self.vetoed(rule, start, end))
-            or (rule.negatable and self.negs and self.negated(start, rule.negation_window))
+            or (rule.negatable and (negs := self.negators(rule)) and self.negated(start, rule.negation_window, negs))
             or (rule.drop_in_questions and self.infos and self.info_question(start))
             or (rule.drop_when_resolved and self.resolveds and self.resolved_later(start))
         )
