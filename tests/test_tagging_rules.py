@@ -263,10 +263,7 @@ def test_the_quoted_thread_under_a_reply_is_not_the_customers_words(tagger):
     ],
 )
 def test_phrasing_families_a_held_out_probe_found(tagger, text, complaint, signals):
-    tags = tagger.tag(text)
-    assert set(tags.signals) == signals, (text, dict(tags.signals))
-    if complaint is not None:
-        assert tags.complaint is complaint, (text, tags.evidence)
+    assert_tags(tagger, text, complaint, signals)
 
 
 @pytest.mark.parametrize(
@@ -329,10 +326,7 @@ def test_a_customer_quoting_the_docs_keeps_their_words(tagger):
     ],
 )
 def test_phrasing_families_of_the_second_probe(tagger, text, complaint, signals):
-    tags = tagger.tag(text)
-    assert set(tags.signals) == signals, (text, dict(tags.signals))
-    if complaint is not None:
-        assert tags.complaint is complaint, (text, tags.evidence)
+    assert_tags(tagger, text, complaint, signals)
 
 
 @pytest.mark.parametrize(
@@ -478,10 +472,7 @@ def test_every_key_that_starts_inside_a_longer_key_ending_mid_word_is_found(tagg
     ],
 )
 def test_phrasing_families_of_the_third_and_fourth_probes(tagger, text, complaint, signals):
-    tags = tagger.tag(text)
-    assert set(tags.signals) == signals, (text, dict(tags.signals))
-    if complaint is not None:
-        assert tags.complaint is complaint, (text, tags.evidence)
+    assert_tags(tagger, text, complaint, signals)
 
 
 @pytest.mark.parametrize(
@@ -501,6 +492,12 @@ def test_phrasing_families_of_the_third_and_fourth_probes(tagger, text, complain
     ],
 )
 def test_a_negator_ending_a_near_word_cancels_complaints_not_requests(tagger, text, complaint, signals):
+    assert_tags(tagger, text, complaint, signals)
+
+
+def assert_tags(tagger, text: str, complaint: bool | None, signals: set[str]) -> None:
+    """The text's signals are exactly ``signals``; its verdict is ``complaint`` (None: either)."""
     tags = tagger.tag(text)
-    assert set(tags.signals) == signals, dict(tags.signals)
-    assert tags.complaint is complaint, tags.evidence
+    assert set(tags.signals) == signals, (text, dict(tags.signals))
+    if complaint is not None:
+        assert tags.complaint is complaint, (text, tags.evidence)
