@@ -123,7 +123,7 @@ def test_hard_negatives_are_neither_complaints_nor_signals(tagger, text):
         ("請幫我取消訂閱，下個月開始不用再扣款了。", "cancel_intent", "取消訂閱"),
         ("我们下个月就换成Freshdesk了", "competitor_mention", "换成Freshdesk"),
         ("Hi team，我们决定不renew了，请帮忙cancel subscription", "cancel_intent", "不renew"),
-        ("如果再不處理，我就找律師提告。", "legal_threat", "律師"),
+        ("如果再不處理，我就找律師提告。", "legal_threat", "找律師"),
     ],
 )
 def test_requests_are_signals_even_as_questions_and_in_any_script(tagger, text, signal, evidence):
@@ -469,9 +469,41 @@ def test_every_key_that_starts_inside_a_longer_key_ending_mid_word_is_found(tagg
         ("啲價錢加到離晒譜，細舖點頂得順呀？", True, set()),
         ("請問要怎麼取消已排程的電子報？我不小心排錯日期了。", False, set()),
         ("再不把钱退回来我就去消协投诉！", True, {"refund_request", "legal_threat"}),
+        # the fifth probe (gyms, payroll, parcels)
+        ("Can I add our employment lawyer as a read-only user so she can view contracts?", False, set()),
+        ("怎么给外部律师开一个只读账号查看劳动合同？", False, set()),
+        ("員工的法院扣薪命令要在哪裡設定？", False, set()),
+        ("I'll talk to my lawyer about this.", None, {"legal_threat"}),
+        (
+            "Love the app but the new Pro pricing is steep. Can you move us back to Basic from next month?",
+            True,
+            {"downgrade"},
+        ),
+        ("How do members downgrade from the unlimited pass to the 8-class plan?", False, set()),
+        (
+            "Your system filed our tax return late and we've been fined. We expect you to cover this.",
+            None,
+            {"refund_request"},
+        ),
+        ("Cancel it properly NOW.", None, {"cancel_intent"}),
+        ("淡季学员少，想把教练账号从10个减到6个。", False, {"downgrade"}),
+        ("幫我哋轉返Basic啦。", False, {"downgrade"}),
+        ("你哋App自動續費咗$1,288，我完全冇同意過，唔退錢我就去消委會投訴。", None, {"refund_request", "legal_threat"}),
+        ("俾返運費我！", None, {"refund_request"}),
+        ("未经我同意自动续费了398元，马上退钱，不然我去银行申请拒付。", True, {"refund_request"}),
+        ("如果不赔偿我们的损失，我们将通过法律途径解决。", None, {"refund_request", "legal_threat"}),
+        ("包裹外箱被壓扁，玻璃杯碎了三個，請問要怎麼申請理賠？", None, {"refund_request"}),
+        ("我們已經簽了釘釘，月底合同到期就走。", None, {"cancel_intent", "competitor_mention"}),
+        ("再这样丢件，我们公司就换物流平台了。", None, {"cancel_intent"}),
+        ("請立刻幫我終止合約。", None, {"cancel_intent"}),
+        ("会员取消预约后，名额会自动给候补的人吗？", False, set()),
+        ("上次約好的教育訓練，你們的顧問沒有出現，也沒有事先通知。", True, set()),
+        ("超商取貨的運費怎麼突然從60漲到85？也沒有公告。", True, set()),
+        ("之前回報的薪資計算錯誤已經修正了，這個月都正確。", False, set()),
+        ("We were a bit surprised to see the price go up at renewal without much notice.", True, set()),
     ],
 )
-def test_phrasing_families_of_the_third_and_fourth_probes(tagger, text, complaint, signals):
+def test_phrasing_families_of_the_third_to_fifth_probes(tagger, text, complaint, signals):
     assert_tags(tagger, text, complaint, signals)
 
 
