@@ -455,15 +455,8 @@ def unhidden(automaton: Any, text: str, found: Found, compiled: Compiled) -> Fou
     space, and what is found there replaces the matches after it (overlapping it, which it keeps for the
     meanings inside it). Only keys of several words can hide one (``Compiled.hiders``), and ``scan_text`` asks
     only when ``Scan.collect`` saw one end inside a word (a few texts in a hundred)."""
-    words, n = compiled.word_chars, len(text)
-    present = compiled.hiders.intersection(map(itemgetter(0), found))
-    if not present:
-        return None
-    hiders = compiled.hiders
-    first = next((i for i, (k, _at, end) in enumerate(found) if k in present and end < n and text[end] in words), None)
-    if first is None:
-        return None
-    changed, i = False, first
+    words, hiders, n = compiled.word_chars, compiled.hiders, len(text)
+    changed, i = False, 0
     while i < len(found):
         index, at, end = found[i]
         if index in hiders and end < n and text[end] in words:
