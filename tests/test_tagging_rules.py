@@ -514,8 +514,11 @@ def test_phrasing_families_of_the_third_to_fifth_probes(tagger, text, complaint,
         ("The checkout isn't broken after all.", False, set()),
         ("The app didn't crash this time.", False, set()),
         ("It wasn't broken, my mistake.", False, set()),
-        # but not a request: asking is asking
+        # but not a request: asking is asking ("cannot" and "cant" are such negators of their own)
         ("I can't get a refund", False, {"refund_request"}),
+        ("I cannot get a refund", False, {"refund_request"}),
+        ("I cant get a refund", False, {"refund_request"}),
+        ("It cannot be called slow.", False, set()),
         # and the word itself still starts its own near pair
         ("I can't log in and it keeps crashing", True, set()),
         # a negation that means "as bad as it gets"

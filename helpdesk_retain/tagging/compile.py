@@ -109,6 +109,7 @@ class Compiler:
         lex = pack.lexicon
         for words, kind in (
             (lex.negators, NEG),
+            (lex.soft_negators, SOFT_NEG),
             (lex.clause_breaks, BREAK),
             (lex.info_questions, INFO),
             (lex.rhetorical, RHET),

@@ -54,6 +54,9 @@ class Lexicon(Strict):
 
     #: a negator up to ``negation_window`` tokens before a match cancels it ("not disappointed")
     negators: list[Term] = []
+    #: negators that cancel complaint cues only: "I cannot get a refund" still asks for one, while "it cannot be
+    #: called slow" is no complaint (a negator ending a near-list word, "isn't", reads the same way)
+    soft_negators: list[Term] = []
     #: end a negation's reach inside a sentence ("not great, but ..."); , ; : always do
     clause_breaks: list[Term] = []
     #: a sentence holding one of these (as a question) asks for information ("how do i", "请问")
