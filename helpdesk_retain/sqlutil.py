@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Hashable, Iterable
 from functools import cache
 from typing import Any
@@ -241,6 +242,19 @@ class DeferredObjects(DeferredRows):
     def _before_orm_statement(self, state: ORMExecuteState) -> None:
         self.flush(state.session)  # before any statement: the rows of most tables reference these
 
+    def flush(self, session: Session) -> None:
+        for referenced in self.after:
+            referenced.flush(session)
+        queued = session.info.pop(self._info_key, None)
+        if not queued:
+            return
+        connection = session.connection()
+        rows = self._values(session, [row for _tx, row in queued.values()])
+        if connection.dialect.name == "sqlite":
+            insert_multirow(connection, self.table, rows)
+        else:
+            connection.execute(self.statement(connection.dialect.name), rows)
+
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         rows = [{column: obj.__dict__.get(attr) for column, attr in self._columns} for obj in queued]
         # SQLAlchemy's own "these values are now in the database" step (what a flush or a load does); it has no
@@ -249,3 +263,47 @@ class DeferredObjects(DeferredRows):
             ((obj._sa_instance_state, obj.__dict__) for obj in queued), session.identity_map
         )
         return rows
+
+
+def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys: column names) as multi-row ``INSERT ... VALUES (...), (...)``
+    statements on SQLite, as many rows in each as its bound-variable limit allows.
+
+    Why not an executemany: a table with an FTS5 index (``tickets``: ``models.search``) pays for every
+    statement, since FTS5 writes its pending terms out as a new segment at the end of each one (at each statement
+    savepoint), and every such segment is merged later. One statement of 500 rows costs ~3.5 us a row, 500
+    single-row statements ~19 us (``bench/README.md``). The SQL text is built here and bound positionally with
+    each column type's own bind processor (what SQLAlchemy would apply), because compiling a 500-row
+    ``insert().values([...])`` costs more than the rows."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = _bind_processors(dialect, table, tuple(names))
+    limit = _variable_limit(connection)
+    per = max(1, min(len(rows), limit // len(names)))
+    quote = dialect.identifier_preparer.quote
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        params = [
+            value if process is None else process(value)
+            for row in chunk
+            for process, value in zip(processors, (row[n] for n in names), strict=True)
+        ]
+        connection.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(params))
+
+
+@cache
+def _bind_processors(dialect: Any, table: Table, names: tuple[str, ...]) -> tuple[Callable[[Any], Any] | None, ...]:
+    # the dialect's implementation of each column type (variants and TypeDecorators resolved) converts the value,
+    # as the type's documentation asks: ``bind_processor`` belongs to that object, not to the public type
+    return tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+
+
+def _variable_limit(connection: Connection) -> int:
+    """SQLite's limit on bound variables in one statement (999 before 3.32, 32,766 since)."""
+    raw = connection.connection.dbapi_connection
+    getlimit = getattr(raw, "getlimit", None)  # Python 3.11+
+    return getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else 999

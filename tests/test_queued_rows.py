@@ -61,3 +61,41 @@ def test_a_queued_ticket_is_written_before_anything_reads_or_references_it_and_a
         session.close()
     with session_scope(runtime.sessions) as session:
         assert session.execute(select(Ticket.external_id).where(Ticket.external_id == "T-10")).first() is None
+
+
+def test_many_queued_tickets_are_written_in_statements_of_as_many_rows_as_the_database_takes(runtime, monkeypatch):
+    # SQLite writes them as multi-row INSERTs (``sqlutil.insert_multirow``), split by its bound-variable limit:
+    # a limit of 100 variables makes 22 columns a row go 4 rows a statement, so 10 tickets take three statements;
+    # every column comes back as written (JSON, datetimes, booleans through their types' own conversions)
+    from sqlalchemy import event
+
+    from helpdesk_retain import sqlutil
+
+    monkeypatch.setattr(sqlutil, "_variable_limit", lambda _connection: 100)
+    inserts: list[int] = []
+
+    def count(_conn, _cursor, statement, parameters, _context, executemany):  # noqa: ANN001
+        if statement.startswith("INSERT INTO tickets"):
+            inserts.append(len(parameters) if executemany else 1)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    with session_scope(runtime.sessions) as session:
+        ids = allocate_ids(session, Ticket.__table__, 10)
+        for n, row_id in enumerate(ids):
+            ticket = attach_inserted(session, Ticket, values(f"M-{n}"), row_id)
+            ticket.tags = ["vip", f"n{n}"]
+            ticket.custom_fields = {"plan": "pro", "seats": n}
+            ticket.is_complaint = n % 2 == 0
+            ticket.complaint_evidence = ["charged twice"] if n % 2 == 0 else []
+            TICKET_ROWS.add(session, [ticket])
+    event.remove(runtime.engine, "before_cursor_execute", count)
+    if runtime.engine.dialect.name == "sqlite":
+        assert inserts == [1, 1, 1]  # three statements, no executemany
+    with session_scope(runtime.sessions) as session:
+        stored = {t.external_id: t for t in session.execute(select(Ticket)).scalars()}
+    assert sorted(t.id for t in stored.values()) == sorted(ids)
+    for n in range(10):
+        t = stored[f"M-{n}"]
+        assert t.tags == ["vip", f"n{n}"] and t.custom_fields == {"plan": "pro", "seats": n}
+        assert t.is_complaint is (n % 2 == 0) and t.complaint_evidence == (["charged twice"] if n % 2 == 0 else [])
+        assert t.created_at == AT and t.created_at.tzinfo is not None
