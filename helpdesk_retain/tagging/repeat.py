@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Container, Iterator
 from datetime import datetime, timedelta
 from functools import cache
+from operator import attrgetter
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -125,16 +126,22 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
         "low": min(t.created_at for t in queued) - window,
         "high": max(t.created_at for t in queued) + window,
     }
-    by_customer: dict[int, list[Any]] = {}
-    for row in read_connection(session).execute(_window_query(), bounds):  # this apply's tickets are in the window
-        by_customer.setdefault(row.customer_id, []).append(row)
+    # each row with its matter, worked out once (the judgement below asks for it several times a row)
+    by_customer: dict[int, list[WindowRow]] = {}
+    result = read_connection(session).execute(_window_query(), bounds)  # this apply's tickets are in the window
+    for ticket_id, customer_id, external_id, created_at, subject, description in result:
+        row = WindowRow(ticket_id, external_id, created_at, matter(tagger, subject, description))
+        if (held := by_customer.get(customer_id)) is None:
+            by_customer[customer_id] = [row]
+        else:
+            held.append(row)
     starts: dict[int, list[tuple[datetime, int]]] = {}
     for t in queued:
         starts.setdefault(t.customer_id, []).append((t.created_at, t.id))  # type: ignore[arg-type]
     judge = {
         row.id: row
-        for customer_id, rows in by_customer.items()
-        for row in to_judge(rows, starts.get(customer_id, []), window)
+        for customer_id, held in by_customer.items()
+        for row in to_judge(held, starts.get(customer_id, []), window)
     }
     # a ticket inserted by this apply has no stored signal; the others' are read in one statement
     stored = [i for i in judge if not pending.get(i, (None, False))[1]]
@@ -142,16 +149,9 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
     if stored:
         for signal in session.execute(_contacts_query(), {"tickets": stored}).scalars():
             existing[signal.ticket_id].append(signal)
-    matters: dict[int, frozenset[str]] = {}
-
-    def about(row: Any) -> frozenset[str]:
-        if row.id not in matters:
-            matters[row.id] = matter(tagger, row.subject, row.description)
-        return matters[row.id]
-
     added: list[tuple[int, Found]] = []
     for rows in by_customer.values():  # each customer's rows in (created_at, id) order
-        for c in earlier_contacts(rows, judge, about, window):
+        for c in earlier_contacts(rows, judge, _matter_of, window):
             row, found = c.row, []
             if c.matter and c.count + 1 >= settings.repeat_contact_count:
                 before = ", ".join(e.external_id for e in c.latest)
@@ -165,6 +165,18 @@ def finish(session: Session, settings: TaggingSettings, tagger: Tagger) -> None:
             else:  # nothing stored to compare with: insert with the others, in one statement
                 added += [(row.id, f) for f in found]
     add_many(session, added)
+
+
+class WindowRow(NamedTuple):
+    """A ticket of the judged customers' window: what the judgement reads of it."""
+
+    id: int
+    external_id: str
+    created_at: datetime
+    matter: frozenset[str]
+
+
+_matter_of: Callable[[WindowRow], frozenset[str]] = attrgetter("matter")
 
 
 class Contacts(NamedTuple):
