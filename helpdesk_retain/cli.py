@@ -15,6 +15,7 @@ from .config import ConfigError, Settings, config_path, load_settings
 from .db import session_scope
 from .events import utcnow
 from .runtime import Runtime, build_runtime
+from .warmup import settle
 
 config_option = click.option(
     "--config",
@@ -104,11 +105,13 @@ def serve(config_file: str | None, host: str, port: int) -> None:
 
     path = config_path(config_file)
     rt = _first_start(path) if config_file is None and not path.exists() else load_runtime(config_file, migrate=True)
+    app = build_app(runtime=rt)
+    settle(rt)
     scheduler = build_scheduler(rt, blocking=False)
     scheduler.start()
     click.echo(f"listening on http://{host}:{port}  (webhooks: POST /webhooks/<source>)")
     try:
-        waitress.serve(build_app(runtime=rt), host=host, port=port, threads=rt.settings.server.threads)
+        waitress.serve(app, host=host, port=port, threads=rt.settings.server.threads)
     finally:
         scheduler.shutdown(wait=True)
 
@@ -125,7 +128,9 @@ def web(config_file: str | None, host: str, port: int) -> None:
     from .web_app import build_app
 
     rt = load_runtime(config_file)
-    waitress.serve(build_app(runtime=rt), host=host, port=port, threads=rt.settings.server.threads)
+    app = build_app(runtime=rt)
+    settle(rt)
+    waitress.serve(app, host=host, port=port, threads=rt.settings.server.threads)
 
 
 @main.command()
@@ -135,7 +140,9 @@ def scheduler(config_file: str | None) -> None:
     """The scheduler alone, blocking; exits cleanly on SIGTERM."""
     from .scheduler import run_blocking
 
-    run_blocking(load_runtime(config_file), on_ready=lambda: click.echo("scheduler running", err=True))
+    rt = load_runtime(config_file)
+    settle(rt, warm=False)  # its jobs read stored verdicts: the tagger is not built here
+    run_blocking(rt, on_ready=lambda: click.echo("scheduler running", err=True))
 
 
 @main.command("run-due")
@@ -221,7 +228,7 @@ def deadletters_replay(config_file: str | None, row_id: int | None, replay_all: 
     default=None,
     help="where failed lines go (default: FILE.rejects.jsonl)",
 )
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))  # = DEFAULT_BATCH
 @fail_on_config_error
 def import_(config_file: str | None, file: Path, source: str | None, rejects: Path | None, batch_size: int) -> None:
     """Import generic events, one JSON object per line."""
