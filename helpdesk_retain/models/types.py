@@ -49,12 +49,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            value = _to_utc(value)
-            # SQLAlchemy's SQLite DATETIME storage format (always with microseconds: stored values compare as text)
-            return (
-                f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-                f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-            )
+            if value.tzinfo is not UTC:
+                value = _to_utc(value)
+            # SQLAlchemy's SQLite DATETIME storage format, "2026-11-26 09:05:00.000000" (always with microseconds:
+            # stored values compare as text); one C call, where formatting each field cost ~5% of an import
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 
@@ -67,7 +66,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             try:
-                return _as_utc(datetime.fromisoformat(value))
+                parsed = datetime.fromisoformat(value)
+                # what we store is naive UTC; an aware value (written by hand) is converted
+                return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
             except (TypeError, ValueError):
                 return fallback(value) if fallback is not None else value  # type: ignore[return-value]
 
