@@ -19,7 +19,7 @@ from sqlalchemy import Insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..ingest import TICKET_ROWS
+from ..ingest import TICKET_ROWS, set_column
 from ..integrations import IntegrationConfig, vocab_key
 from ..models import Ticket
 from ..models.tagging import ComplaintState
@@ -90,7 +90,7 @@ def apply_verdict(ticket: Ticket, verdict: Verdict) -> None:
     }
     for name, value in values.items():
         if getattr(ticket, name) != value:
-            setattr(ticket, name, value)
+            set_column(ticket, name, value)
 
 
 def complaint_time(verdict: Verdict, state: ComplaintState | None, ticket: Ticket) -> datetime | None:
