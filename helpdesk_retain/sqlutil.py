@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Hashable, Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, event, func, insert, select
@@ -157,7 +157,10 @@ class DeferredRows:
         if queued:
             connection = session.connection()  # Core, no autoflush: the queued rows need no ORM state
             rows = self._values(session, [row for _tx, row in queued.values()])
-            connection.execute(self.statement(connection.dialect.name), rows)
+            stmt = self.statement(connection.dialect.name)
+            tail = _insert_tail(connection.dialect, stmt) if connection.dialect.name == "sqlite" else None
+            if tail is None or not insert_multirow(connection, self.table, rows, tail):
+                connection.execute(stmt, rows)
 
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         return queued
@@ -236,24 +239,12 @@ class DeferredObjects(DeferredRows):
 
     def __init__(self, model: type[Any], *, after: Iterable[DeferredRows] = ()) -> None:
         table: Table = model.__table__
-        super().__init__(table, lambda _dialect: insert(table), key=id, after=after)
+        stmt = insert(table)  # one object: ``_insert_tail`` is worked out once
+        super().__init__(table, lambda _dialect: stmt, key=id, after=after)
         self._columns = column_attributes(model)
 
     def _before_orm_statement(self, state: ORMExecuteState) -> None:
         self.flush(state.session)  # before any statement: the rows of most tables reference these
-
-    def flush(self, session: Session) -> None:
-        for referenced in self.after:
-            referenced.flush(session)
-        queued = session.info.pop(self._info_key, None)
-        if not queued:
-            return
-        connection = session.connection()
-        rows = self._values(session, [row for _tx, row in queued.values()])
-        if connection.dialect.name == "sqlite":
-            insert_multirow(connection, self.table, rows)
-        else:
-            connection.execute(self.statement(connection.dialect.name), rows)
 
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         rows = [{column: obj.__dict__.get(attr) for column, attr in self._columns} for obj in queued]
@@ -265,37 +256,61 @@ class DeferredObjects(DeferredRows):
         return rows
 
 
-def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys: column names) as multi-row ``INSERT ... VALUES (...), (...)``
-    statements on SQLite, as many rows in each as its bound-variable limit allows.
+def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, Any]], tail: str = "") -> bool:
+    """INSERT ``rows`` (dicts with the same keys: column names) as multi-row ``INSERT ... VALUES (...), (...)
+    <tail>`` statements on SQLite, as many rows in each as its bound-variable limit allows. False (nothing
+    written) when the rows do not all have the same keys: the caller then writes them its own way.
 
     Why not an executemany: a table with an FTS5 index (``tickets``: ``models.search``) pays for every
     statement, since FTS5 writes its pending terms out as a new segment at the end of each one (at each statement
     savepoint), and every such segment is merged later. One statement of 500 rows costs ~3.5 us a row, 500
-    single-row statements ~19 us (``bench/README.md``). The SQL text is built here and bound positionally with
-    each column type's own bind processor (what SQLAlchemy would apply), because compiling a 500-row
-    ``insert().values([...])`` costs more than the rows."""
+    single-row statements ~19 us (``bench/README.md``); other tables save SQLAlchemy's per-row parameter work.
+    The SQL text is built here and bound positionally with each column type's own bind processor (what SQLAlchemy
+    would apply), because compiling a 500-row ``insert().values([...])`` costs more than the rows."""
     if not rows:
-        return
+        return True
     dialect = connection.dialect
-    names = list(rows[0])
-    processors = _bind_processors(dialect, table, tuple(names))
-    limit = _variable_limit(connection)
-    per = max(1, min(len(rows), limit // len(names)))
+    names = tuple(rows[0])
+    if any(len(row) != len(names) for row in rows):
+        return False
+    processors = _bind_processors(dialect, table, names)
+    per = max(1, min(len(rows), _variable_limit(connection) // len(names)))
     quote = dialect.identifier_preparer.quote
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     one = "(" + ", ".join("?" * len(names)) + ")"
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        params = [
-            value if process is None else process(value)
-            for row in chunk
-            for process, value in zip(processors, (row[n] for n in names), strict=True)
+    try:
+        chunks = [
+            [
+                value if process is None else process(value)
+                for row in rows[start : start + per]
+                for process, value in zip(processors, [row[n] for n in names], strict=True)
+            ]
+            for start in range(0, len(rows), per)
         ]
-        connection.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(params))
+    except KeyError:  # same number of keys, not the same keys
+        return False
+    for params in chunks:
+        count = len(params) // len(names)
+        connection.exec_driver_sql(head + ", ".join([one] * count) + tail, tuple(params))
+    return True
 
 
-@cache
+@lru_cache(maxsize=256)  # per engine's dialect and statement (tests build many engines)
+def _insert_tail(dialect: Any, stmt: Executable) -> str | None:
+    """What an INSERT statement says after its VALUES (" ON CONFLICT ... DO NOTHING"), for ``insert_multirow``;
+    None if it is not an INSERT of that shape or the rest binds values or returns rows."""
+    if not isinstance(stmt, Insert):
+        return None
+    sql = str(stmt.compile(dialect=dialect))
+    at = sql.find(" VALUES (")
+    close = sql.find(")", at)
+    tail = sql[close + 1 :] if at >= 0 and close >= 0 else None
+    if tail is None or "?" in tail or "RETURNING" in tail.upper():
+        return None
+    return tail
+
+
+@lru_cache(maxsize=256)
 def _bind_processors(dialect: Any, table: Table, names: tuple[str, ...]) -> tuple[Callable[[Any], Any] | None, ...]:
     # the dialect's implementation of each column type (variants and TypeDecorators resolved) converts the value,
     # as the type's documentation asks: ``bind_processor`` belongs to that object, not to the public type

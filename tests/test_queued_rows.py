@@ -99,3 +99,60 @@ def test_many_queued_tickets_are_written_in_statements_of_as_many_rows_as_the_da
         assert t.tags == ["vip", f"n{n}"] and t.custom_fields == {"plan": "pro", "seats": n}
         assert t.is_complaint is (n % 2 == 0) and t.complaint_evidence == (["charged twice"] if n % 2 == 0 else [])
         assert t.created_at == AT and t.created_at.tzinfo is not None
+
+
+def test_queued_rows_with_a_conflict_clause_go_in_one_statement_and_rows_already_stored_are_skipped(runtime):
+    from sqlalchemy import event
+
+    from helpdesk_retain.ingest import LOG_ROWS
+    from helpdesk_retain.models import TicketLog
+
+    def log_row(ticket_id: int, key: str, body: str, **extra: Any) -> dict[str, Any]:
+        row = {"ticket_id": ticket_id, "at": AT, "kind": "comment", "dedupe_key": key, "body": body, "snapshot": {}}
+        return {**row, **extra}
+
+    with session_scope(runtime.sessions) as session:
+        ticket_id = _insert_ticket(session, values("L-1"))
+        assert ticket_id is not None
+        LOG_ROWS.add(session, [log_row(ticket_id, "comment:1", "first")])
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _executemany):  # noqa: ANN001
+        if statement.startswith("INSERT INTO ticket_log"):
+            statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        with session_scope(runtime.sessions) as session:
+            # a re-delivered comment (stored above), a new one twice (one delivery repeating itself) and a third
+            LOG_ROWS.add(
+                session,
+                [
+                    log_row(ticket_id, "comment:1", "again"),
+                    log_row(ticket_id, "comment:2", "second"),
+                    log_row(ticket_id, "comment:2", "second, repeated"),
+                    log_row(ticket_id, "comment:3", "third"),
+                ],
+            )
+        with session_scope(runtime.sessions) as session:
+            # rows of different shapes (one with an author) cannot share a statement: written another way instead
+            LOG_ROWS.add(
+                session,
+                [
+                    log_row(ticket_id, "comment:4", "fourth"),
+                    log_row(ticket_id, "updated:x", "", snapshot={"a": 1}, author_role="agent"),
+                ],
+            )
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    with session_scope(runtime.sessions) as session:
+        stored = session.execute(select(TicketLog.dedupe_key, TicketLog.body, TicketLog.snapshot)).all()
+    assert sorted(stored) == [
+        ("comment:1", "first", {}),
+        ("comment:2", "second", {}),
+        ("comment:3", "third", {}),
+        ("comment:4", "fourth", {}),
+        ("updated:x", "", {"a": 1}),
+    ]
+    if runtime.engine.dialect.name == "sqlite":
+        assert len(statements) == 2 and statements[0].count("(?") == 4 and "ON CONFLICT" in statements[0]
