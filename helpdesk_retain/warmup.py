@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from .runtime import Runtime
 
 _lock = threading.Lock()
-_holders = 0  # ``settled`` blocks running now: the last one to end unfreezes
+_holders = 0  # freezes still wanted: ``settled`` blocks running now, plus one once anything froze for good
+_for_good = False
 
 
 def warm_up(rt: Runtime) -> None:
@@ -28,23 +29,31 @@ def warm_up(rt: Runtime) -> None:
     tagger_for(rt.settings)
 
 
-def settle(rt: Runtime, *, warm: bool = True) -> None:
-    """For a process that lives as long as ``rt`` (``serve``, ``web``, ``scheduler``): warm, collect, freeze, for
-    good (a ``settled`` block ending later leaves it frozen). ``warm=False``: freeze only (a process that never
-    tags text, such as the scheduler, would hold the rules for nothing)."""
-    global _holders
-    if warm:
-        warm_up(rt)
+def freeze_for_good() -> None:
+    """Collect, then freeze everything alive for the rest of the process: no ``settled`` block ending later
+    unfreezes it. May be called again (what was loaded since is frozen too)."""
+    global _holders, _for_good
     with _lock:
         gc.collect()
         gc.freeze()
-        _holders += 1
+        if not _for_good:
+            _for_good = True
+            _holders += 1
+
+
+def settle(rt: Runtime, *, warm: bool = True) -> None:
+    """For a process that lives as long as ``rt`` (``serve``, ``web``, ``scheduler``): warm up, then
+    ``freeze_for_good``. ``warm=False``: freeze only (a process that never tags text, such as the scheduler, would
+    hold the rules for nothing)."""
+    if warm:
+        warm_up(rt)
+    freeze_for_good()
 
 
 @contextmanager
 def settled(rt: Runtime) -> Iterator[None]:
     """The same around work inside a process that goes on after it (``import`` called from code or a test):
-    everything frozen for the work is unfrozen when the last such block ends, so it can be collected later."""
+    unfrozen when the last such block ends, unless something froze for good meanwhile or before."""
     global _holders
     warm_up(rt)
     with _lock:

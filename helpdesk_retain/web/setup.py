@@ -3,7 +3,6 @@ reverse proxy, security headers, HTML error pages, and the sign-in check of othe
 
 from __future__ import annotations
 
-import gc
 import threading
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..config import WebSettings
 from ..db import UNAVAILABLE
+from ..warmup import freeze_for_good
 from .base import bp, has_role, is_public, load_user, runtime
 from .i18n import WebBabel, select_language
 from .secret import ensure_key
@@ -90,8 +90,7 @@ def freeze_long_lived() -> None:
     and never collected if they end in a reference cycle: a one-off, bounded leak.)"""
     if not _frozen.is_set():
         _frozen.set()
-        gc.collect()
-        gc.freeze()
+        freeze_for_good()
 
 
 def guard(app: Flask, csrf: CSRFProtect) -> Response | None:
