@@ -121,6 +121,8 @@ class Extractor:
                 found.append((start, ref))
         if self._prefix_tracker:
             found.extend(self._bare_keys(text, sorted(spans)))
+        if not found:  # most texts: every ingested subject, description and comment is read
+            return []
         found.sort(key=lambda pair: pair[0])
         return list(_unique(ref for _, ref in found))
 
