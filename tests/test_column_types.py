@@ -46,6 +46,13 @@ def test_a_naive_datetime_is_refused(runtime):
         add_ticket(runtime, "T-1", created_at=datetime(2026, 11, 20, 9))
 
 
+def test_a_naive_datetime_is_refused_even_right_after_the_same_wall_time_in_utc_was_bound(runtime):
+    # bound texts are remembered by value (``UTCDateTime``): a naive value never finds an aware one's text
+    add_ticket(runtime, "T-1", created_at=datetime(2026, 11, 20, 9, tzinfo=UTC))
+    with pytest.raises(Exception, match="naive datetime"):
+        add_ticket(runtime, "T-2", created_at=datetime(2026, 11, 20, 9))
+
+
 def test_stored_datetimes_compare_in_time_order_in_sql(runtime):
     early = add_ticket(runtime, "T-early", created_at=AT.replace(microsecond=0))  # a whole second sorts first
     late = add_ticket(runtime, "T-late", created_at=AT + timedelta(microseconds=1))

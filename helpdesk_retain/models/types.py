@@ -25,6 +25,10 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: recently bound datetimes and their SQLite text (see ``UTCDateTime.bind_processor``)
+_SQLITE_TEXT: dict[datetime, str] = {}
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite stores naive text; we store and return UTC)."""
 
@@ -49,11 +53,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is not UTC:
-                value = _to_utc(value)
-            # SQLAlchemy's SQLite DATETIME storage format, "2026-11-26 09:05:00.000000" (always with microseconds:
-            # stored values compare as text); one C call, where formatting each field cost ~5% of an import
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            # an event's time is bound several times (ticket, log row, signals) and a batch's processing time once a
+            # row: formatting it each time was ~5% of an import. Equal instants hash alike in any zone, and give
+            # the same UTC text; a naive value is never equal to an aware one, so it still reaches ``_to_utc``.
+            text = _SQLITE_TEXT.get(value)
+            if text is None:
+                if len(_SQLITE_TEXT) >= 4096:
+                    _SQLITE_TEXT.clear()
+                utc = value if value.tzinfo is UTC else _to_utc(value)
+                # SQLAlchemy's SQLite DATETIME storage format, "2026-11-26 09:05:00.000000" (always with
+                # microseconds: stored values compare as text)
+                text = _SQLITE_TEXT[value] = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return text
 
         return process
 
