@@ -54,7 +54,14 @@ def insert_ignore_many(
     ("insertmanyvalues"), one round trip for up to a thousand rows."""
     if not rows:
         return []
-    stmt = insert_ignore_statement(session.get_bind().dialect.name, table, tuple(conflict), returning=returning)
+    dialect = session.get_bind().dialect
+    stmt = insert_ignore_statement(dialect.name, table, tuple(conflict), returning=returning)
+    tail = _insert_tail(dialect, stmt) if dialect.name == "sqlite" and _raw_results(dialect, table, returning) else None
+    if tail is not None:
+        before_write(session, table)  # what ``session.execute`` below would do first
+        written = insert_multirow(session.connection(), table, rows, tail)
+        if written is not None:
+            return written
     # through the session (not its connection): queued rows (``DeferredRows``) these rows may reference are
     # written first
     return [tuple(row) for row in session.execute(stmt, rows)]
@@ -159,19 +166,17 @@ class DeferredRows:
             rows = self._values(session, [row for _tx, row in queued.values()])
             stmt = self.statement(connection.dialect.name)
             tail = _insert_tail(connection.dialect, stmt) if connection.dialect.name == "sqlite" else None
-            if tail is None or not insert_multirow(connection, self.table, rows, tail):
+            if tail is None or insert_multirow(connection, self.table, rows, tail) is None:
                 connection.execute(stmt, rows)
 
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         return queued
 
-    def _before_orm_statement(self, state: ORMExecuteState) -> None:
-        # anything but a write of another table may read or write these rows (a text() statement included); an
-        # ORM statement names an annotated copy of the table: compare names
-        written = getattr(getattr(state.statement, "table", None), "name", None)
-        if (state.is_insert or state.is_update or state.is_delete) and written != self.table.name:
-            return
-        self.flush(state.session)
+    def _before_statement(self, session: Session, written: str | None) -> None:
+        """Before a statement that writes the table named ``written`` (None: one that reads, or any other)."""
+        # anything but a write of another table may read or write these rows (a text() statement included)
+        if written is None or written == self.table.name:
+            self.flush(session)
 
     def _forget(self, session: Session, rolled_back: SessionTransaction) -> None:
         queued = session.info.get(self._info_key)
@@ -200,9 +205,18 @@ def _queued(session: Session) -> list[DeferredRows]:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _before_statement(state: ORMExecuteState) -> None:
-    for queue in _queued(state.session):
-        queue._before_orm_statement(state)
+def _before_orm_statement(state: ORMExecuteState) -> None:
+    # an ORM statement names an annotated copy of the table: compare names
+    table = getattr(state.statement, "table", None)
+    before_write(state.session, table if state.is_insert or state.is_update or state.is_delete else None)
+
+
+def before_write(session: Session, table: Table | None) -> None:
+    """Write the queued rows a statement writing ``table`` (None: reading, or anything else) must find written,
+    as ``session.execute`` does by itself: for a statement sent on the session's connection instead."""
+    written = getattr(table, "name", None)
+    for queue in _queued(session):
+        queue._before_statement(session, written)
 
 
 @event.listens_for(Session, "before_flush")
@@ -243,8 +257,8 @@ class DeferredObjects(DeferredRows):
         super().__init__(table, lambda _dialect: stmt, key=id, after=after)
         self._columns = column_attributes(model)
 
-    def _before_orm_statement(self, state: ORMExecuteState) -> None:
-        self.flush(state.session)  # before any statement: the rows of most tables reference these
+    def _before_statement(self, session: Session, written: str | None) -> None:
+        self.flush(session)  # before any statement: the rows of most tables reference these
 
     def _values(self, session: Session, queued: list[Any]) -> list[dict[str, Any]]:
         rows = [{column: obj.__dict__.get(attr) for column, attr in self._columns} for obj in queued]
@@ -256,10 +270,14 @@ class DeferredObjects(DeferredRows):
         return rows
 
 
-def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, Any]], tail: str = "") -> bool:
+def insert_multirow(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], tail: str = ""
+) -> list[tuple[Any, ...]] | None:
     """INSERT ``rows`` (dicts with the same keys: column names) as multi-row ``INSERT ... VALUES (...), (...)
-    <tail>`` statements on SQLite, as many rows in each as its bound-variable limit allows. False (nothing
-    written) when the rows do not all have the same keys: the caller then writes them its own way.
+    <tail>`` statements on SQLite, as many rows in each as its bound-variable limit allows; the rows a ``RETURNING``
+    in ``tail`` returns (raw values: integers and text). None (nothing written) when the rows do not all have the
+    same keys, or leave out a column whose default SQLAlchemy would fill in: the caller then writes them its own
+    way.
 
     Why not an executemany: a table with an FTS5 index (``tickets``: ``models.search``) pays for every
     statement, since FTS5 writes its pending terms out as a new segment at the end of each one (at each statement
@@ -268,11 +286,11 @@ def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, A
     The SQL text is built here and bound positionally with each column type's own bind processor (what SQLAlchemy
     would apply), because compiling a 500-row ``insert().values([...])`` costs more than the rows."""
     if not rows:
-        return True
+        return []
     dialect = connection.dialect
     names = tuple(rows[0])
-    if any(len(row) != len(names) for row in rows):
-        return False
+    if any(len(row) != len(names) for row in rows) or _defaults_left_out(table, names):
+        return None
     processors = _bind_processors(dialect, table, names)
     per = max(1, min(len(rows), _variable_limit(connection) // len(names)))
     quote = dialect.identifier_preparer.quote
@@ -288,24 +306,27 @@ def insert_multirow(connection: Connection, table: Table, rows: list[dict[str, A
             for start in range(0, len(rows), per)
         ]
     except KeyError:  # same number of keys, not the same keys
-        return False
+        return None
+    returned: list[tuple[Any, ...]] = []
     for params in chunks:
         count = len(params) // len(names)
-        connection.exec_driver_sql(head + ", ".join([one] * count) + tail, tuple(params))
-    return True
+        result = connection.exec_driver_sql(head + ", ".join([one] * count) + tail, tuple(params))
+        if result.returns_rows:
+            returned += [tuple(row) for row in result]
+    return returned
 
 
 @lru_cache(maxsize=256)  # per engine's dialect and statement (tests build many engines)
 def _insert_tail(dialect: Any, stmt: Executable) -> str | None:
-    """What an INSERT statement says after its VALUES (" ON CONFLICT ... DO NOTHING"), for ``insert_multirow``;
-    None if it is not an INSERT of that shape or the rest binds values or returns rows."""
+    """What an INSERT statement says after its VALUES (" ON CONFLICT ... DO NOTHING RETURNING id"), for
+    ``insert_multirow``; None if it is not an INSERT of that shape or the rest binds values."""
     if not isinstance(stmt, Insert):
         return None
     sql = str(stmt.compile(dialect=dialect))
     at = sql.find(" VALUES (")
     close = sql.find(")", at)
     tail = sql[close + 1 :] if at >= 0 and close >= 0 else None
-    if tail is None or "?" in tail or "RETURNING" in tail.upper():
+    if tail is None or "?" in tail:
         return None
     return tail
 
@@ -315,6 +336,21 @@ def _bind_processors(dialect: Any, table: Table, names: tuple[str, ...]) -> tupl
     # the dialect's implementation of each column type (variants and TypeDecorators resolved) converts the value,
     # as the type's documentation asks: ``bind_processor`` belongs to that object, not to the public type
     return tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+
+
+@lru_cache(maxsize=256)
+def _defaults_left_out(table: Table, names: tuple[str, ...]) -> bool:
+    """Whether a column left out of ``names`` has a default that SQLAlchemy fills in (the database's own defaults
+    need nothing from us)."""
+    return any(column.default is not None for column in table.columns if column.name not in names)
+
+
+@lru_cache(maxsize=256)
+def _raw_results(dialect: Any, table: Table, names: tuple[str, ...]) -> bool:
+    """Whether the columns ``names`` read back as the driver gives them (ids, keys: no result conversion), so that
+    ``insert_multirow``'s raw RETURNING rows equal what SQLAlchemy would return."""
+    impls = [table.c[n].type.dialect_impl(dialect) for n in names]
+    return all(impl.result_processor(dialect, impl) is None for impl in impls)
 
 
 def _variable_limit(connection: Connection) -> int:

@@ -156,3 +156,43 @@ def test_queued_rows_with_a_conflict_clause_go_in_one_statement_and_rows_already
     ]
     if runtime.engine.dialect.name == "sqlite":
         assert len(statements) == 2 and statements[0].count("(?") == 4 and "ON CONFLICT" in statements[0]
+
+
+def test_insert_ignore_many_returns_only_the_new_rows_and_writes_queued_tickets_first(runtime):
+    from datetime import timedelta
+
+    from helpdesk_retain.models import Delivery
+    from helpdesk_retain.sqlutil import insert_ignore_many
+
+    def delivery(key: str) -> dict[str, Any]:
+        return {
+            "source": "generic",
+            "delivery_id": key,
+            "received_at": AT,
+            "body": b"{}",
+            "state": "accepted",
+            "headers": {},
+            "events": 1,
+        }
+
+    with session_scope(runtime.sessions) as session:
+        # without the columns SQLAlchemy fills in (headers, events): written SQLAlchemy's way, defaults included
+        short = {k: v for k, v in delivery("d-1").items() if k not in ("headers", "events")}
+        (stored,) = insert_ignore_many(session, Delivery.__table__, [short], ["source", "delivery_id"])
+    with session_scope(runtime.sessions) as session:
+        (ticket_id,) = allocate_ids(session, Ticket.__table__, 1)
+        TICKET_ROWS.add(session, [attach_inserted(session, Ticket, values("Q-1"), ticket_id)])
+        rows = [
+            delivery("d-1"),
+            delivery("d-2"),
+            delivery("d-2"),
+            {**delivery("d-3"), "received_at": AT + timedelta(1)},
+        ]
+        returned = insert_ignore_many(
+            session, Delivery.__table__, rows, ["source", "delivery_id"], ("delivery_id", "id")
+        )
+        # d-1 was stored before and d-2's repeat conflicts with d-2: two new rows, keys as strings, ids as ints
+        assert sorted(key for key, _id in returned) == ["d-2", "d-3"]
+        assert all(isinstance(row_id, int) and row_id != stored[0] for _key, row_id in returned)
+        # the queued ticket was written before the statement (as ``session.execute`` would have)
+        assert session.connection().execute(select(Ticket.id).where(Ticket.id == ticket_id)).scalar() == ticket_id
