@@ -38,6 +38,18 @@ CASES = {
             pass
         assert gc.get_freeze_count() > 10_000
     """,
+    # a gunicorn worker (``create_app()``): the app is built with its rules, and its first request, whatever it is,
+    # freezes for good
+    "first request": """
+        from helpdesk_retain.web_app import build_app
+        app = build_app(runtime=rt)
+        assert id(rt.settings.tagging) in tagger._BY_SECTION and gc.get_freeze_count() == 0
+        assert app.test_client().get("/healthz").status_code == 200
+        assert gc.get_freeze_count() > 10_000
+        with settled(rt):
+            pass
+        assert gc.get_freeze_count() > 10_000
+    """,
     # the dashboard's first request freezing for good while an import runs: still frozen after the import
     "for good meanwhile": """
         with settled(rt):
