@@ -56,7 +56,7 @@ def insert_ignore_many(
         return []
     dialect = session.get_bind().dialect
     stmt = insert_ignore_statement(dialect.name, table, tuple(conflict), returning=returning)
-    tail = _insert_tail(dialect, stmt) if dialect.name == "sqlite" and _raw_results(dialect, table, returning) else None
+    tail = _insert_tail(dialect, stmt) if _raw_results(dialect, table, returning) else None
     if tail is not None:
         before_write(session, table)  # what ``session.execute`` below would do first
         written = insert_multirow(session.connection(), table, rows, tail)
@@ -165,7 +165,7 @@ class DeferredRows:
             connection = session.connection()  # Core, no autoflush: the queued rows need no ORM state
             rows = self._values(session, [row for _tx, row in queued.values()])
             stmt = self.statement(connection.dialect.name)
-            tail = _insert_tail(connection.dialect, stmt) if connection.dialect.name == "sqlite" else None
+            tail = _insert_tail(connection.dialect, stmt)
             if tail is None or insert_multirow(connection, self.table, rows, tail) is None:
                 connection.execute(stmt, rows)
 
@@ -319,8 +319,9 @@ def insert_multirow(
 @lru_cache(maxsize=256)  # per engine's dialect and statement (tests build many engines)
 def _insert_tail(dialect: Any, stmt: Executable) -> str | None:
     """What an INSERT statement says after its VALUES (" ON CONFLICT ... DO NOTHING RETURNING id"), for
-    ``insert_multirow``; None if it is not an INSERT of that shape or the rest binds values."""
-    if not isinstance(stmt, Insert):
+    ``insert_multirow``; None (write it SQLAlchemy's way) off SQLite, or if it is not an INSERT of that shape, or
+    the rest binds values."""
+    if dialect.name != "sqlite" or not isinstance(stmt, Insert):
         return None
     sql = str(stmt.compile(dialect=dialect))
     at = sql.find(" VALUES (")

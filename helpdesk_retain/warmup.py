@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from .runtime import Runtime
 
 _lock = threading.Lock()
-_holders = 0  # freezes still wanted: ``settled`` blocks running now, plus one once anything froze for good
-_for_good = False
+_holders = 0  # ``settled`` blocks running now
+_for_good = False  # something froze for good: nothing unfreezes
 
 
 def warm_up(rt: Runtime) -> None:
@@ -32,13 +32,16 @@ def warm_up(rt: Runtime) -> None:
 def freeze_for_good() -> None:
     """Collect, then freeze everything alive for the rest of the process: no ``settled`` block ending later
     unfreezes it. May be called again (what was loaded since is frozen too)."""
-    global _holders, _for_good
+    global _for_good
     with _lock:
-        gc.collect()
-        gc.freeze()
-        if not _for_good:
-            _for_good = True
-            _holders += 1
+        _freeze()
+        _for_good = True
+
+
+def _freeze() -> None:
+    # collect first: garbage frozen would never be collected
+    gc.collect()
+    gc.freeze()
 
 
 def settle(rt: Runtime, *, warm: bool = True) -> None:
@@ -57,13 +60,12 @@ def settled(rt: Runtime) -> Iterator[None]:
     global _holders
     warm_up(rt)
     with _lock:
-        gc.collect()
-        gc.freeze()
+        _freeze()
         _holders += 1
     try:
         yield
     finally:
         with _lock:
             _holders -= 1
-            if _holders == 0:
+            if _holders == 0 and not _for_good:
                 gc.unfreeze()
